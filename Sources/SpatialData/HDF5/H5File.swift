@@ -1,0 +1,106 @@
+import CHDF5
+import Foundation
+
+/// libhdf5 (Debian's serial build) is not thread-safe: every call into it runs under this lock.
+let hdf5Lock = NSRecursiveLock()
+
+/// Runs `body` holding the HDF5 lock. Readers take it once for a whole file.
+func withHDF5<T>(_ body: () throws -> T) rethrows -> T {
+    hdf5Lock.lock(); defer { hdf5Lock.unlock() }
+    return try body()
+}
+
+/// The error HDF5 put on its stack for the last failed call, as one line ("" when the stack is empty).
+func hdf5ErrorMessage() -> String {
+    final class Box { var lines: [String] = [] }
+    let box = Box()
+    let ctx = Unmanaged.passRetained(box).toOpaque()
+    defer { Unmanaged<Box>.fromOpaque(ctx).release() }
+    H5Ewalk2(tsr_e_default(), H5E_WALK_DOWNWARD, { _, err, data in
+        guard let err, let data else { return 0 }
+        let b = Unmanaged<Box>.fromOpaque(data).takeUnretainedValue()
+        if let d = err.pointee.desc { b.lines.append(String(cString: d)) }
+        return 0
+    }, ctx)
+    H5Eclear2(tsr_e_default())
+    return box.lines.prefix(3).joined(separator: "; ")
+}
+
+/// An open HDF5 file. Closing happens when the last reference goes away.
+public final class H5File: @unchecked Sendable {
+    public let id: hid_t
+    public let path: String
+
+    private init(id: hid_t, path: String) { self.id = id; self.path = path }
+
+    /// Opens an existing file read-only, or throws an `ImportError` that says why not.
+    public static func open(_ path: String) throws -> H5File {
+        try withHDF5 {
+            tsr_silence_errors()
+            guard FileManager.default.fileExists(atPath: path) else {
+                throw ImportError(.unreadable, file: path, field: "", problem: "the file does not exist",
+                                  fix: "check the path")
+            }
+            guard FileManager.default.isReadableFile(atPath: path) else {
+                throw ImportError(.unreadable, file: path, field: "", problem: "the file is not readable",
+                                  fix: "check its permissions")
+            }
+            let isH5 = H5Fis_hdf5(path)
+            if isH5 <= 0 {
+                _ = hdf5ErrorMessage()
+                throw ImportError(.corrupt, file: path, field: "", problem: "this is not an HDF5 file (no HDF5 signature found; the file may be truncated or another format)",
+                                  fix: "check that the download or copy completed; .h5ad and 10x .h5 files are HDF5")
+            }
+            let fid = H5Fopen(path, tsr_f_acc_rdonly(), tsr_p_default())
+            if fid < 0 {
+                let msg = hdf5ErrorMessage()
+                throw H5File.openError(path: path, message: msg)
+            }
+            return H5File(id: fid, path: path)
+        }
+    }
+
+    /// Creates (truncating) a file for writing.
+    public static func create(_ path: String) throws -> H5File {
+        try withHDF5 {
+            tsr_silence_errors()
+            let fid = H5Fcreate(path, tsr_f_acc_trunc(), tsr_p_default(), tsr_p_default())
+            if fid < 0 {
+                throw ImportError(.unreadable, file: path, field: "", problem: "cannot create the file (\(hdf5ErrorMessage()))",
+                                  fix: "check that the folder exists and is writable")
+            }
+            return H5File(id: fid, path: path)
+        }
+    }
+
+    static func openError(path: String, message: String) -> ImportError {
+        let lower = message.lowercased()
+        // Files written with libver='latest' by a newer HDF5 (h5py wheels bundle 1.14/2.x) can carry
+        // superblock or object-header versions that Debian's 1.10 does not know.
+        if lower.contains("version") && (lower.contains("superblock") || lower.contains("bad") || lower.contains("unknown")) {
+            return ImportError(.unsupported, file: path, field: "superblock",
+                               problem: "the file uses an HDF5 format version this build's libhdf5 (\(H5File.libraryVersion)) cannot read (\(message))",
+                               fix: "rewrite it without libver='latest', e.g. in Python: h5py.File(path, 'r') then anndata.write_h5ad with default settings, or h5repack -l CONTI file out")
+        }
+        return ImportError(.corrupt, file: path, field: "", problem: "HDF5 cannot open the file: \(message.isEmpty ? "unknown error" : message)",
+                           fix: "the file is damaged or truncated; copy it again from its source")
+    }
+
+    /// The libhdf5 version this process is linked against, e.g. "1.10.8".
+    public static var libraryVersion: String {
+        var a: UInt32 = 0, b: UInt32 = 0, c: UInt32 = 0
+        H5get_libversion(&a, &b, &c)
+        return "\(a).\(b).\(c)"
+    }
+
+    public var root: H5Group { H5Group(file: self, id: -1, path: "/") }
+
+    deinit { withHDF5 { _ = H5Fclose(id) } }
+}
+
+extension String {
+    /// Decodes a NUL-terminated C buffer.
+    init(nulTerminated buf: [CChar]) {
+        self = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}

@@ -1,0 +1,37 @@
+import CBLAS
+
+/// A dense row-major Float32 matrix.
+public struct Matrix: Sendable, Equatable {
+    public var rows: Int
+    public var cols: Int
+    public var data: [Float]
+
+    public init(rows: Int, cols: Int, data: [Float]? = nil) {
+        self.rows = rows; self.cols = cols
+        self.data = data ?? [Float](repeating: 0, count: rows * cols)
+        precondition(self.data.count == rows * cols, "Matrix data has \(self.data.count) values, expected \(rows * cols)")
+    }
+
+    public subscript(r: Int, c: Int) -> Float {
+        get { data[r * cols + c] }
+        set { data[r * cols + c] = newValue }
+    }
+
+    /// C = A·B with OpenBLAS sgemm. Shapes: (m×k)·(k×n) → m×n.
+    public func matmul(_ b: Matrix) -> Matrix {
+        precondition(cols == b.rows, "matmul shapes \(rows)x\(cols) · \(b.rows)x\(b.cols) do not chain")
+        var c = Matrix(rows: rows, cols: b.cols)
+        if rows == 0 || b.cols == 0 || cols == 0 { return c }
+        data.withUnsafeBufferPointer { a in
+            b.data.withUnsafeBufferPointer { bb in
+                c.data.withUnsafeMutableBufferPointer { cc in
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
+                                Int32(rows), Int32(b.cols), Int32(cols), 1,
+                                a.baseAddress, Int32(cols), bb.baseAddress, Int32(b.cols),
+                                0, cc.baseAddress, Int32(b.cols))
+                }
+            }
+        }
+        return c
+    }
+}
