@@ -1,0 +1,55 @@
+import CZlib
+import Foundation
+
+/// Reads text files, gzip-compressed or not (zlib's gzread passes plain files through unchanged).
+public enum TextFile {
+    /// The whole decompressed content of `path`.
+    public static func bytes(_ path: String) throws -> [UInt8] {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ImportError(.unreadable, file: path, field: "", problem: "the file does not exist", fix: "check the path")
+        }
+        guard let gz = gzopen(path, "rb") else {
+            throw ImportError(.unreadable, file: path, field: "", problem: "the file cannot be opened", fix: "check its permissions")
+        }
+        defer { gzclose(gz) }
+        gzbuffer(gz, 1 << 20)
+        var out = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { gzread(gz, $0.baseAddress, UInt32($0.count)) }
+            if n < 0 {
+                var errnum: Int32 = 0
+                let msg = gzerror(gz, &errnum).map { String(cString: $0) } ?? "read error"
+                throw ImportError(.corrupt, file: path, field: "", problem: "the compressed stream is damaged (\(msg))",
+                                  fix: "the file is truncated or corrupt; download or copy it again")
+            }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<Int(n)])
+        }
+        // A truncated gzip stream ends without error from gzread in some zlib versions; gzerror tells.
+        var errnum: Int32 = 0
+        _ = gzerror(gz, &errnum)
+        if errnum != Z_OK && errnum != Z_STREAM_END && errnum != Z_BUF_ERROR {
+            throw ImportError(.corrupt, file: path, field: "", problem: "the compressed stream is damaged (zlib error \(errnum))",
+                              fix: "the file is truncated or corrupt; download or copy it again")
+        }
+        if errnum == Z_BUF_ERROR {
+            throw ImportError(.corrupt, file: path, field: "", problem: "the gzip stream ends early (truncated file)",
+                              fix: "the file is truncated; download or copy it again")
+        }
+        return out
+    }
+
+    /// The lines of `path` (LF or CRLF), without terminators; a trailing empty line is dropped.
+    public static func lines(_ path: String) throws -> [Substring] {
+        let b = try bytes(path)
+        guard let text = String(validating: b, as: UTF8.self) else {
+            throw ImportError(.invalidValue, file: path, field: "", problem: "the file is not UTF-8 text",
+                              fix: "check that this is the expected text export (binary or differently-encoded files cannot be read)")
+        }
+        var out = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if out.last?.isEmpty == true { out.removeLast() }
+        for i in out.indices where out[i].hasSuffix("\r") { out[i] = out[i].dropLast() }
+        return out
+    }
+}
