@@ -52,6 +52,7 @@ public final class H5Dataset: @unchecked Sendable {
     /// Refuses sizes a corrupt header might claim: more elements than the file could hold (allowing for
     /// compression) or than this machine's memory.
     func checkPlausible(bytesPerElement: Int) throws {
+        try checkFilters()
         let n = count
         let need = n.multipliedReportingOverflow(by: bytesPerElement)
         let memory = Int(clamping: ProcessInfo.processInfo.physicalMemory)
@@ -70,6 +71,31 @@ public final class H5Dataset: @unchecked Sendable {
         if stored / 1000 > max(fileSize, 1 << 20) {
             throw fail(.corrupt, "claims \(shape) elements, far more than a \(fileSize)-byte file can hold",
                        fix: "the file is truncated or damaged; copy it again from its source")
+        }
+    }
+
+    /// Refuses data compressed with a filter this libhdf5 lacks (e.g. Blosc or Zstd from hdf5plugin),
+    /// naming the filter, instead of failing later with HDF5's generic read error.
+    func checkFilters() throws {
+        let missing: String? = withHDF5 {
+            let dcpl = H5Dget_create_plist(id); defer { H5Pclose(dcpl) }
+            let n = H5Pget_nfilters(dcpl)
+            for i in 0..<max(n, 0) {
+                var flags: UInt32 = 0, nelmts: Int = 8, config: UInt32 = 0
+                var cd = [UInt32](repeating: 0, count: 8)
+                var name = [CChar](repeating: 0, count: 128)
+                let fid = H5Pget_filter2(dcpl, UInt32(i), &flags, &nelmts, &cd, 128, &name, &config)
+                if fid >= 0 && H5Zfilter_avail(fid) <= 0 {
+                    let label = String(nulTerminated: name)
+                    return "\(label.isEmpty ? "unnamed" : label) (HDF5 filter id \(fid))"
+                }
+            }
+            _ = hdf5ErrorMessage()
+            return nil
+        }
+        if let missing {
+            throw fail(.unsupported, "is compressed with \(missing), which this build's libhdf5 \(H5File.libraryVersion) does not provide",
+                       fix: "rewrite the file with gzip or no compression, e.g. in Python: anndata.read_h5ad(path).write_h5ad(out, compression='gzip'), or `h5repack -f GZIP=4 in.h5ad out.h5ad`")
         }
     }
 

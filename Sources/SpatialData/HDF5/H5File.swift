@@ -37,6 +37,7 @@ public final class H5File: @unchecked Sendable {
     public static func open(_ path: String) throws -> H5File {
         try withHDF5 {
             tsr_silence_errors()
+            LZFFilter.register
             guard FileManager.default.fileExists(atPath: path) else {
                 throw ImportError(.unreadable, file: path, field: "", problem: "the file does not exist",
                                   fix: "check the path")

@@ -43,6 +43,17 @@ public struct DelimitedTable: Sendable {
         self.firstLine = start + (hasHeader ? 2 : 1)
     }
 
+    private init(file: String, delimiter: Delimiter, header: [String]?, rows: [[String]], firstLine: Int) {
+        self.file = file; self.delimiter = delimiter; self.header = header; self.rows = rows; self.firstLine = firstLine
+    }
+
+    /// This table with its first data row taken as the header, for formats whose header can only be
+    /// recognised by content (Space Ranger 1.x vs 2.x positions files). Unchanged when there are no rows.
+    public func promotingFirstRowToHeader() -> DelimitedTable {
+        guard let first = rows.first else { return self }
+        return DelimitedTable(file: file, delimiter: delimiter, header: first, rows: Array(rows.dropFirst()), firstLine: firstLine + 1)
+    }
+
     /// Tab if the line has tabs, comma if it has commas, otherwise runs of spaces.
     public static func sniff<S: StringProtocol>(_ line: S) -> Delimiter {
         if line.contains("\t") { return .tab }
