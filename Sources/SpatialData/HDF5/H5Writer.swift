@@ -166,3 +166,32 @@ extension H5File {
     /// Flushes everything to disk (call before renaming a finished file into place).
     public func flush() { withHDF5 { _ = H5Fflush(id, H5F_SCOPE_GLOBAL) } }
 }
+
+extension H5Group {
+    /// Writes a 0-d variable-length UTF-8 string (anndata's `string` scalar).
+    public func writeScalarString(_ name: String, _ value: String, attributes: [(String, H5AttributeValue)] = []) throws {
+        try withHDF5 {
+            let t = H5Group.vlenStringType(); defer { H5Tclose(t) }
+            let space = H5Screate(H5S_SCALAR); defer { H5Sclose(space) }
+            let did = H5Dcreate2(id, name, t, space, tsr_p_default(), tsr_p_default(), tsr_p_default())
+            guard did >= 0 else { throw writeError(name, "dataset") }
+            defer { H5Dclose(did) }
+            let st = H5Group.withCStrings([value]) { H5Dwrite(did, t, tsr_s_all(), tsr_s_all(), tsr_p_default(), $0) }
+            guard st >= 0 else { throw writeError(name, "string") }
+            for (k, a) in attributes { try H5Group.setAttribute(did, k, a, error: writeError(name, "attribute \(k)")) }
+        }
+    }
+
+    /// Writes a 0-d float64 (anndata's `numeric-scalar`).
+    public func writeScalarDouble(_ name: String, _ value: Double, attributes: [(String, H5AttributeValue)] = []) throws {
+        try withHDF5 {
+            let space = H5Screate(H5S_SCALAR); defer { H5Sclose(space) }
+            let did = H5Dcreate2(id, name, tsr_t_ieee_f64le(), space, tsr_p_default(), tsr_p_default(), tsr_p_default())
+            guard did >= 0 else { throw writeError(name, "dataset") }
+            defer { H5Dclose(did) }
+            var v = value
+            guard H5Dwrite(did, tsr_t_native_double(), tsr_s_all(), tsr_s_all(), tsr_p_default(), &v) >= 0 else { throw writeError(name, "value") }
+            for (k, a) in attributes { try H5Group.setAttribute(did, k, a, error: writeError(name, "attribute \(k)")) }
+        }
+    }
+}

@@ -114,10 +114,13 @@ public enum H5ADReader {
         let tessera = uns.flatMap { u in u.kind(of: "tessera") == .group ? try? u.group("tessera") : nil }
         let coords = try H5ADSpatial.coordinates(root, uns: uns, tessera: tessera, obs: &obsCols, n: nCells)
         if let t = tessera {
-            for k in t.children() where t.kind(of: k) == .dataset {
-                if let d = try? t.dataset(k), d.isString, d.shape.isEmpty, let v = try? d.readStrings().first { metadata["tessera.\(k)"] = v }
+            // Written by H5ADWriter: the platform and the provenance of the dataset this file came from.
+            if t.kind(of: "platform") == .dataset, let p = try? t.dataset("platform").readStrings().first { platform = p }
+            if t.kind(of: "metadata") == .group, let m = try? t.group("metadata") {
+                for k in m.children() where metadata[k] == nil && m.kind(of: k) == .dataset {
+                    if let v = try? m.dataset(k).readStrings().first { metadata[k] = v }
+                }
             }
-            if let p = metadata["tessera.platform"] { platform = p }
         }
         if let u = uns { H5ADSpatial.visiumScaleFactors(u, into: &metadata) }
 

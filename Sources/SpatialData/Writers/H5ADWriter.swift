@@ -1,0 +1,127 @@
+import Foundation
+import Tensor
+
+/// Writes a `Dataset` as an AnnData `.h5ad` (on-disk spec 0.1.0, as anndata ≥ 0.8 writes it) that scanpy
+/// and anndata open directly:
+/// - `X`: csr_matrix (float32 data, int32 indices, int64 indptr);
+/// - `obs`: index = cell ids; columns sample, batch, fov (when present), platform, then every obs column;
+/// - `var`: index = gene symbols, `gene_ids` when ids differ from symbols, `measured` when a panel is partial;
+/// - `obsm["spatial"]`: x, y (and z) per cell;
+/// - `uns["tessera"]`: coordinate unit, microns per pixel, platform and provenance metadata.
+/// The file is written beside the target and renamed into place, so a failed write leaves nothing half-done.
+public enum H5ADWriter {
+    public static func write(_ d: Dataset, to path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
+        do {
+            try writeFile(d, tmp)
+            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+            try FileManager.default.moveItem(atPath: tmp, toPath: path)
+        } catch {
+            try? FileManager.default.removeItem(atPath: tmp)
+            if let e = error as? ImportError { throw ImportError(e.kind, file: path, field: e.field, row: e.row, problem: e.problem, fix: e.fix) }
+            throw ImportError(.unreadable, file: path, field: "", problem: "cannot write the file (\(error.localizedDescription))",
+                              fix: "check free disk space and that the folder is writable")
+        }
+    }
+
+    static let dict: [(String, H5AttributeValue)] = [("encoding-type", .string("dict")), ("encoding-version", .string("0.1.0"))]
+    static let array: [(String, H5AttributeValue)] = [("encoding-type", .string("array")), ("encoding-version", .string("0.2.0"))]
+    static let stringArray: [(String, H5AttributeValue)] = [("encoding-type", .string("string-array")), ("encoding-version", .string("0.2.0"))]
+
+    static func writeFile(_ d: Dataset, _ path: String) throws {
+        try d.validate(file: d.name)
+        let f = try H5File.create(path)
+        let root = f.root
+        try root.setAttribute("encoding-type", .string("anndata"))
+        try root.setAttribute("encoding-version", .string("0.1.0"))
+
+        // X
+        let x = try root.createGroup("X", attributes: [("encoding-type", .string("csr_matrix")), ("encoding-version", .string("0.1.0")),
+                                                        ("shape", .ints([Int64(d.cellCount), Int64(d.geneCount)]))])
+        try x.writeFloats("data", d.counts.values)
+        try x.writeInt32s("indices", d.counts.indices)
+        try x.writeInt64s("indptr", d.counts.indptr.map { Int64($0) })
+
+        // obs
+        var obs = ObsTable()
+        obs["sample"] = .categorical(d.sample)
+        if d.batch != d.sample { obs["batch"] = .categorical(d.batch) }
+        if let fov = d.fov { obs["fov"] = .categorical(fov) }
+        obs["platform"] = .categorical(.constant(d.platform, count: d.cellCount))
+        for (n, v) in d.obs.columns where obs[n] == nil { obs[n] = v }
+        try writeFrame(root, "obs", index: d.cellIDs, columns: obs)
+
+        // var
+        var vars = ObsTable()
+        if d.geneIDs != d.geneSymbols { vars["gene_ids"] = .string(d.geneIDs) }
+        if d.measured.contains(false) { vars["measured"] = .bool(d.measured) }
+        for (n, v) in d.vars.columns where vars[n] == nil { vars[n] = v }
+        try writeFrame(root, "var", index: d.geneSymbols, columns: vars)
+
+        // obsm
+        let obsm = try root.createGroup("obsm", attributes: dict)
+        if let c = d.coordinates {
+            let k = c.z == nil ? 2 : 3
+            var flat = [Double](repeating: 0, count: d.cellCount * k)
+            for i in 0..<d.cellCount {
+                flat[i * k] = c.x[i]; flat[i * k + 1] = c.y[i]
+                if let z = c.z { flat[i * k + 2] = z[i] }
+            }
+            try obsm.writeDoubles("spatial", flat, shape: [d.cellCount, k], attributes: array)
+        }
+        for g in ["layers", "obsp", "varm", "varp"] { try root.createGroup(g, attributes: dict) }
+
+        // uns
+        let uns = try root.createGroup("uns", attributes: dict)
+        let t = try uns.createGroup("tessera", attributes: dict)
+        let scalar: [(String, H5AttributeValue)] = [("encoding-type", .string("string")), ("encoding-version", .string("0.2.0"))]
+        try t.writeScalarString("platform", d.platform, attributes: scalar)
+        try t.writeScalarString("name", d.name, attributes: scalar)
+        if let c = d.coordinates {
+            try t.writeScalarString("coordinate_unit", c.unit.rawValue, attributes: scalar)
+            if let m = c.micronsPerPixel {
+                try t.writeScalarDouble("microns_per_pixel", m, attributes: [("encoding-type", .string("numeric-scalar")), ("encoding-version", .string("0.2.0"))])
+            }
+        }
+        let meta = try t.createGroup("metadata", attributes: dict)
+        for (k, v) in d.metadata.sorted(by: { $0.key < $1.key }) {
+            try meta.writeScalarString(k.replacingOccurrences(of: "/", with: "_"), v, attributes: scalar)
+        }
+        f.flush()
+    }
+
+    /// Writes a dataframe 0.2.0 group.
+    static func writeFrame(_ root: H5Group, _ name: String, index: [String], columns: ObsTable) throws {
+        let g = try root.createGroup(name, attributes: [
+            ("_index", .string("_index")), ("column-order", .strings(columns.names)),
+            ("encoding-type", .string("dataframe")), ("encoding-version", .string("0.2.0")),
+        ])
+        try g.writeStrings("_index", index, attributes: stringArray)
+        for (c, v) in columns.columns { try writeColumn(g, c, v) }
+    }
+
+    static func writeColumn(_ g: H5Group, _ c: String, _ v: ObsValues) throws {
+        switch v {
+        case .categorical(let cat):
+            let cg = try g.createGroup(c, attributes: [("encoding-type", .string("categorical")), ("encoding-version", .string("0.2.0")),
+                                                       ("ordered", .bool(cat.ordered))])
+            try cg.writeStrings("categories", cat.categories, attributes: stringArray)
+            if cat.categories.count < 128 {
+                try cg.writeInt8s("codes", cat.codes.map { Int8($0) }, attributes: array)
+            } else {
+                try cg.writeInt32s("codes", cat.codes, attributes: array)
+            }
+        case .float(let x): try g.writeDoubles(c, x, attributes: array)
+        case .int(let x): try g.writeInt64s(c, x, attributes: array)
+        case .bool(let x): try g.writeBools(c, x, attributes: array)
+        case .string(let x): try g.writeStrings(c, x, attributes: stringArray)
+        case .nullableInt(let x, let m):
+            let ng = try g.createGroup(c, attributes: [("encoding-type", .string("nullable-integer")), ("encoding-version", .string("0.1.0"))])
+            try ng.writeInt64s("values", x); try ng.writeBools("mask", m)
+        case .nullableBool(let x, let m):
+            let ng = try g.createGroup(c, attributes: [("encoding-type", .string("nullable-boolean")), ("encoding-version", .string("0.1.0"))])
+            try ng.writeBools("values", x); try ng.writeBools("mask", m)
+        }
+    }
+}
