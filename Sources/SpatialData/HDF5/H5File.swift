@@ -23,7 +23,9 @@ func hdf5ErrorMessage() -> String {
         return 0
     }, ctx)
     H5Eclear2(tsr_e_default())
-    return box.lines.prefix(3).joined(separator: "; ")
+    // The outermost message says what failed, the innermost why.
+    guard let first = box.lines.first, let last = box.lines.last else { return "" }
+    return first == last ? first : "\(first): \(last)"
 }
 
 /// An open HDF5 file. Closing happens when the last reference goes away.
@@ -57,7 +59,9 @@ public final class H5File: @unchecked Sendable {
                 let msg = hdf5ErrorMessage()
                 throw H5File.openError(path: path, message: msg)
             }
-            return H5File(id: fid, path: path)
+            let f = H5File(id: fid, path: path)
+            try f.checkMetadata()
+            return f
         }
     }
 
