@@ -36,10 +36,30 @@ public final class H5File: @unchecked Sendable {
     private init(id: hid_t, path: String) { self.id = id; self.path = path }
 
     /// Opens an existing file read-only, or throws an `ImportError` that says why not.
-    public static func open(_ path: String) throws -> H5File {
-        try withHDF5 {
+    public static func open(_ path: String, probe: Bool = true) throws -> H5File {
+        if probe {
+            // Existence and signature first (cheap, clear errors), then the crash-isolated structure walk.
+            try checkSignature(path)
+            try HDF5Probe.verify(path)
+        }
+        return try withHDF5 {
             tsr_silence_errors()
             LZFFilter.register
+            try checkSignature(path)
+            let fid = H5Fopen(path, tsr_f_acc_rdonly(), tsr_p_default())
+            if fid < 0 {
+                let msg = hdf5ErrorMessage()
+                throw H5File.openError(path: path, message: msg)
+            }
+            let f = H5File(id: fid, path: path)
+            try f.checkMetadata()
+            return f
+        }
+    }
+
+    static func checkSignature(_ path: String) throws {
+        try withHDF5 {
+            tsr_silence_errors()
             guard FileManager.default.fileExists(atPath: path) else {
                 throw ImportError(.unreadable, file: path, field: "", problem: "the file does not exist",
                                   fix: "check the path")
@@ -54,14 +74,6 @@ public final class H5File: @unchecked Sendable {
                 throw ImportError(.corrupt, file: path, field: "", problem: "this is not an HDF5 file (no HDF5 signature found; the file may be truncated or another format)",
                                   fix: "check that the download or copy completed; .h5ad and 10x .h5 files are HDF5")
             }
-            let fid = H5Fopen(path, tsr_f_acc_rdonly(), tsr_p_default())
-            if fid < 0 {
-                let msg = hdf5ErrorMessage()
-                throw H5File.openError(path: path, message: msg)
-            }
-            let f = H5File(id: fid, path: path)
-            try f.checkMetadata()
-            return f
         }
     }
 

@@ -1,7 +1,7 @@
 /// A problem with a user's input file. It names the file, the field (and the row when one is at fault),
 /// what is wrong and what to do about it; the message reaches the user verbatim.
-public struct ImportError: Error, CustomStringConvertible, Sendable, Equatable {
-    public enum Kind: String, Sendable {
+public struct ImportError: Error, CustomStringConvertible, Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, Codable {
         case unreadable      // cannot open or read (missing file, permissions, not the expected format)
         case corrupt         // the container itself is damaged (truncated, flipped bytes)
         case missingField    // a required element or column is absent

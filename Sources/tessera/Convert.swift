@@ -1,0 +1,20 @@
+import ArgumentParser
+import Foundation
+import SpatialData
+
+struct Convert: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Import any supported format and write it as an .h5ad that scanpy opens.")
+
+    @Argument(help: "Input file or folder.") var input: String
+    @Argument(help: "Output .h5ad path.") var output: String
+    @Option(help: "h5ad counts matrix: X, raw, or a layer name.") var counts: String?
+
+    func run() throws {
+        let d = try readDataset(input, counts: counts)
+        do { try H5ADWriter.write(d, to: output) } catch let e as ImportError {
+            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
+            throw ExitCode(badInputExit)
+        }
+        print("wrote \(output): \(d.cellCount) cells x \(d.geneCount) genes")
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import SpatialData
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Summarise datasets: cells, genes, FOVs, coordinates, obs columns, sparsity, totals.",
+        discussion: "Reads .h5ad, 10x .h5, .loom, Visium/Xenium/MERSCOPE/CosMx folders and tab-separated counts.")
+
+    @Argument(help: "Files or folders to inspect.") var paths: [String]
+    @Flag(help: "Print JSON instead of text.") var json = false
+    @Option(help: "h5ad counts matrix: X, raw, or a layer name (default: layers/counts, else X, else raw/X).") var counts: String?
+
+    func run() throws {
+        var summaries: [DatasetSummary] = []
+        var failed = false
+        for p in paths {
+            do {
+                let d = try readDataset(p, counts: counts)
+                let s = DatasetSummary(d)
+                if json { summaries.append(s) } else { print(s.text) }
+            } catch let e as ExitCode where e.rawValue == badInputExit {
+                failed = true
+            }
+        }
+        if json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+            let data = try enc.encode(summaries.count == 1 && paths.count == 1 ? AnyEncodable(summaries[0]) : AnyEncodable(summaries))
+            print(String(decoding: data, as: UTF8.self))
+        }
+        if failed { throw ExitCode(badInputExit) }
+    }
+}
+
+struct AnyEncodable: Encodable {
+    let value: any Encodable
+    init(_ v: any Encodable) { value = v }
+    func encode(to encoder: Encoder) throws { try value.encode(to: encoder) }
+}
