@@ -80,6 +80,23 @@ enum H5Strings {
         try withHDF5 {
             try d.checkPlausible(bytesPerElement: size)
             let n = d.count
+            let idx = H5Tget_member_index(d.fileType, member)
+            let ft = idx >= 0 ? H5Tget_member_type(d.fileType, UInt32(idx)) : -1
+            defer { if ft >= 0 { H5Tclose(ft) } }
+            if ft >= 0 && H5Tis_variable_str(ft) > 0 {
+                // Variable-length string member (h5py object columns of record arrays).
+                let vs = H5Group.vlenStringType(); defer { H5Tclose(vs) }
+                let mem = H5Tcreate(H5T_COMPOUND, MemoryLayout<UnsafeMutablePointer<CChar>?>.size); defer { H5Tclose(mem) }
+                H5Tinsert(mem, member, 0, vs)
+                var ptrs = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
+                if n > 0 && H5Dread(d.id, mem, tsr_s_all(), tsr_s_all(), tsr_p_default(), &ptrs) < 0 {
+                    throw d.fail(.corrupt, "member '\(member)' cannot be read (\(hdf5ErrorMessage()))", fix: "the file is damaged; copy it again")
+                }
+                let out = ptrs.map { $0.map { String(cString: $0) } ?? "" }
+                let space = H5Dget_space(d.id); defer { H5Sclose(space) }
+                H5Dvlen_reclaim(mem, space, tsr_p_default(), &ptrs)
+                return out
+            }
             let st = H5Tcopy(tsr_t_c_s1()); defer { H5Tclose(st) }
             H5Tset_size(st, size); H5Tset_strpad(st, H5T_STR_NULLPAD)
             let mem = H5Tcreate(H5T_COMPOUND, size); defer { H5Tclose(mem) }

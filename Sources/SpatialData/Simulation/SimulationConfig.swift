@@ -50,8 +50,9 @@ public struct SimulationConfig: Sendable, Equatable, Codable {
     public var boundaryWaviness: Double = 0.06
 
     // ---- counts ----------------------------------------------------------------------------------
-    /// Mean total counts per spatial cell over all genes (the panel holds a bit less: held-out genes
-    /// are among the more expressed).
+    /// Mean total counts per spatial cell over all genes (the panel holds less: held-out genes are among
+    /// the more expressed). At the standard preset this gives ~89 % zeros on the panel and a panel library
+    /// size of ~320 (median ~300, 5–95 % ~170–540), close to a CosMx or Xenium panel.
     public var meanLibrarySize: Double = 500
     /// sd of the log-normal per-cell size factor.
     public var librarySizeLogSD: Double = 0.35

@@ -99,6 +99,11 @@ public struct DelimitedTable: Sendable {
 
     /// Like `column` but throws an error that names the file, the expected names and the columns present.
     public func requireColumn(_ names: String..., what: String) throws -> Int {
+        try requireColumn(names, what: what)
+    }
+
+    /// `requireColumn` with the aliases as an array (for alias tables kept in constants).
+    public func requireColumn(_ names: [String], what: String) throws -> Int {
         if let i = column(names) { return i }
         throw ImportError(.missingField, file: file, field: names[0],
                           problem: "no \(what) column (looked for \(names.joined(separator: ", ")); the header has \((header ?? []).prefix(12).joined(separator: ", "))\((header?.count ?? 0) > 12 ? ", ..." : ""))",

@@ -40,6 +40,20 @@ public enum TextFile {
         return out
     }
 
+    /// Writes `text` gzip-compressed to `path` (exports and test fixtures of `.gz` inputs).
+    public static func writeGzip(_ path: String, _ text: String) throws {
+        guard let gz = gzopen(path, "wb") else {
+            throw ImportError(.unreadable, file: path, field: "", problem: "the file cannot be created", fix: "check that the folder exists and is writable")
+        }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { bytes.isEmpty ? 0 : gzwrite(gz, $0.baseAddress, UInt32($0.count)) }
+        let closed = gzclose(gz)
+        guard Int(written) == bytes.count, closed == Z_OK else {
+            throw ImportError(.unreadable, file: path, field: "", problem: "the compressed file could not be written completely",
+                              fix: "check free disk space and that the folder is writable")
+        }
+    }
+
     /// The lines of `path` (LF or CRLF), without terminators; a trailing empty line is dropped.
     public static func lines(_ path: String) throws -> [Substring] {
         let b = try bytes(path)
@@ -47,7 +61,8 @@ public enum TextFile {
             throw ImportError(.invalidValue, file: path, field: "", problem: "the file is not UTF-8 text",
                               fix: "check that this is the expected text export (binary or differently-encoded files cannot be read)")
         }
-        var out = text.split(separator: "\n", omittingEmptySubsequences: false)
+        // "\r\n" is one Character (grapheme) in Swift, so CRLF files must be split on it explicitly.
+        var out = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" })
         if out.last?.isEmpty == true { out.removeLast() }
         for i in out.indices where out[i].hasSuffix("\r") { out[i] = out[i].dropLast() }
         return out
