@@ -40,7 +40,13 @@ public struct CSRMatrix: Sendable, Equatable {
             return "indptr decreases at row \(r) (\(indptr[r]) > \(indptr[r + 1]))"
         }
         let c = Int32(clamping: cols)
-        if let bad = indices.firstIndex(where: { $0 < 0 || $0 >= c }) {
+        // min/max first (vectorised); the search for the offending entry only runs when one exists.
+        let (lo, hi) = indices.withUnsafeBufferPointer { v -> (Int32, Int32) in
+            var lo = Int32.max, hi = Int32.min
+            for x in v { lo = Swift.min(lo, x); hi = Swift.max(hi, x) }
+            return (lo, hi)
+        }
+        if (lo < 0 || hi >= c) && nnz > 0, let bad = indices.firstIndex(where: { $0 < 0 || $0 >= c }) {
             let row = rowOf(entry: bad)
             return "column index \(indices[bad]) at entry \(bad) (row \(row)) is outside 0..<\(cols)"
         }

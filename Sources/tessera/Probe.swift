@@ -9,9 +9,7 @@ struct H5Probe: ParsableCommand {
     @Argument var path: String
 
     func run() throws {
-        if let e = HDF5Probe.runChild(path) {
-            print(String(decoding: try JSONEncoder().encode(e), as: UTF8.self))
-            throw ExitCode(badInputExit)
-        }
+        let status = HDF5Probe.runChild(path, out: FileHandle.standardOutput)
+        if status != 0 { throw ExitCode(status) }
     }
 }

@@ -114,6 +114,7 @@ public final class H5Dataset: @unchecked Sendable {
         }
         try checkPlausible(bytesPerElement: MemoryLayout<T>.stride)
         let n = count
+        if let fast = try readContiguous(memType, as: T.self) { return fast }
         return try withHDF5 {
             try [T](unsafeUninitializedCapacity: n) { buf, initialized in
                 if n == 0 { initialized = 0; return }

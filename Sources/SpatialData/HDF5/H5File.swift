@@ -32,15 +32,19 @@ func hdf5ErrorMessage() -> String {
 public final class H5File: @unchecked Sendable {
     public let id: hid_t
     public let path: String
+    /// String datasets the HDF5 probe already decoded (path → values); readers use them instead of
+    /// decoding the same global-heap strings a second time.
+    var probedStrings: [String: [String]] = [:]
 
     private init(id: hid_t, path: String) { self.id = id; self.path = path }
 
     /// Opens an existing file read-only, or throws an `ImportError` that says why not.
     public static func open(_ path: String, probe: Bool = true) throws -> H5File {
+        var decoded: [String: [String]] = [:]
         if probe {
             // Existence and signature first (cheap, clear errors), then the crash-isolated structure walk.
             try checkSignature(path)
-            try HDF5Probe.verify(path)
+            decoded = try HDF5Probe.verify(path)
         }
         return try withHDF5 {
             tsr_silence_errors()
@@ -53,6 +57,7 @@ public final class H5File: @unchecked Sendable {
             }
             let f = H5File(id: fid, path: path)
             try f.checkMetadata()
+            f.probedStrings = decoded
             return f
         }
     }

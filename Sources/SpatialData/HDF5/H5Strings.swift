@@ -19,6 +19,7 @@ enum H5Strings {
     static func read(dataset d: H5Dataset) throws -> [String] {
         let n = d.count
         if n == 0 { return [] }
+        if let known = d.file.probedStrings[d.path], known.count == n { return known }
         let mem = H5Tcopy(tsr_t_c_s1()); defer { H5Tclose(mem) }
         H5Tset_cset(mem, H5Tget_cset(d.fileType))
         if H5Tis_variable_str(d.fileType) > 0 {
@@ -41,6 +42,25 @@ enum H5Strings {
             throw d.fail(.corrupt, "its strings cannot be read (\(hdf5ErrorMessage()))", fix: "the file is damaged; copy it again from its source")
         }
         return bytes.withUnsafeBytes { decodeFixed($0, size: size, count: n) }
+    }
+
+    /// Reads a variable-length string dataset as NUL-terminated strings back to back, without building
+    /// Swift strings (the HDF5 probe hands these bytes to the reading process).
+    static func readVariableBytes(_ d: H5Dataset) throws -> [UInt8] {
+        let n = d.count
+        let mem = H5Group.vlenStringType(); defer { H5Tclose(mem) }
+        var ptrs = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
+        guard n == 0 || H5Dread(d.id, mem, tsr_s_all(), tsr_s_all(), tsr_p_default(), &ptrs) >= 0 else {
+            throw d.fail(.corrupt, "its strings cannot be read (\(hdf5ErrorMessage()))", fix: "the file is damaged; copy it again from its source")
+        }
+        var out = [UInt8](); out.reserveCapacity(n * 16)
+        for p in ptrs {
+            if let p { out.append(contentsOf: UnsafeRawBufferPointer(start: p, count: strlen(p))) }
+            out.append(0)
+        }
+        let space = H5Dget_space(d.id); defer { H5Sclose(space) }
+        H5Dvlen_reclaim(mem, space, tsr_p_default(), &ptrs)
+        return out
     }
 
     /// The member names and classes of a compound dataset (pre-0.7 anndata obs/var tables).

@@ -27,25 +27,34 @@ public enum HDF5Probe {
     }
 
     /// Runs the probe on `path` in a child process; throws `.corrupt` when it crashes or hangs, or the
-    /// child's own typed error.
-    static func verify(_ path: String) throws {
-        guard let exe = executable else { return }
+    /// child's own typed error. Returns the variable-length string datasets the child decoded (path →
+    /// strings), so the caller need not decode them again.
+    static func verify(_ path: String) throws -> [String: [String]] {
+        guard let exe = executable else { return [:] }
         let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
         p.arguments = ["__h5probe", path]
+        var env = ProcessInfo.processInfo.environment
+        env["OPENBLAS_NUM_THREADS"] = "1"   // the child does no linear algebra; no spinning BLAS threads
+        p.environment = env
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
-        do { try p.run() } catch { return }   // cannot spawn: fall back to in-process reading
+        do { try p.run() } catch { return [:] }   // cannot spawn: fall back to in-process reading
+        // Drain stdout while the child runs (it can write more than a pipe buffer holds).
+        final class Sink: @unchecked Sendable { var data = Data() }
+        let sink = Sink(), drained = DispatchSemaphore(value: 0)
+        let reader = out.fileHandleForReading
+        Thread.detachNewThread { sink.data = reader.readDataToEndOfFile(); drained.signal() }
         let deadline = Date().addingTimeInterval(timeout(forBytes: size))
         var timedOut = false
         while p.isRunning {
             if Date() > deadline { kill(p.processIdentifier, SIGKILL); timedOut = true; break }
-            usleep(2_000)
+            usleep(1_000)
         }
         p.waitUntilExit()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
         if timedOut {
             throw ImportError(.corrupt, file: path, field: "", problem: "parsing the HDF5 structure did not finish (the file's internal links loop or are damaged)",
                               fix: "the file is damaged; copy it again from its source")
@@ -54,23 +63,98 @@ public enum HDF5Probe {
             throw ImportError(.corrupt, file: path, field: "", problem: "the HDF5 library crashed (signal \(p.terminationStatus)) while parsing the file's structure",
                               fix: "the file is damaged or truncated; copy it again from its source")
         }
-        if p.terminationStatus != 0 {
-            if let e = try? JSONDecoder().decode(ImportError.self, from: output) { throw e }
+        let (strings, childError) = ProbeStream.decode(sink.data)
+        if let e = childError { throw e }
+        guard p.terminationStatus == 0 else {
             throw ImportError(.corrupt, file: path, field: "", problem: "the structure check failed (exit status \(p.terminationStatus))",
                               fix: "the file is damaged; copy it again from its source")
         }
+        return strings
     }
 
-    /// The child side: walks the file and returns nil when it is sound, else the error found.
-    public static func runChild(_ path: String) -> ImportError? {
+    /// The child side: walks the file, streaming decoded string datasets and then the verdict to `out`.
+    /// Returns the exit status (0 sound, 3 a typed problem).
+    public static func runChild(_ path: String, out: FileHandle) -> Int32 {
+        var stream = ProbeStream(out: out)
         do {
             let f = try H5File.open(path, probe: false)
-            try withHDF5 { try f.exerciseAllData() }
-            return nil
-        } catch let e as ImportError {
-            return e
+            try withHDF5 { try f.exerciseAllData { stream.emit(path: $0, count: $1, body: $2) } }
+            stream.finish(nil)
+            return 0
         } catch {
-            return ImportError(.corrupt, file: path, field: "", problem: "\(error)", fix: "the file is damaged; copy it again from its source")
+            let e = error as? ImportError ?? ImportError(.corrupt, file: path, field: "", problem: "\(error)", fix: "the file is damaged; copy it again from its source")
+            stream.finish(e)
+            return 3
+        }
+    }
+}
+
+/// The probe's stdout: records `S` (UInt32 path length, path, UInt64 count, UInt64 byte length, the strings
+/// each NUL-terminated), then `K` (sound) or `E` (UInt32 length, the ImportError as JSON).
+struct ProbeStream {
+    let out: FileHandle?
+
+    init(out: FileHandle?) { self.out = out }
+
+    /// `body` holds `count` NUL-terminated strings back to back.
+    mutating func emit(path: String, count: Int, body: [UInt8]) {
+        guard let out else { return }
+        var d = Data("S".utf8)
+        append(&d, UInt32(path.utf8.count)); d.append(contentsOf: path.utf8)
+        append(&d, UInt64(count)); append(&d, UInt64(body.count))
+        out.write(d); body.withUnsafeBytes { out.write(Data($0)) }
+    }
+
+    func finish(_ error: ImportError?) {
+        guard let out else { return }
+        if let error, let json = try? JSONEncoder().encode(error) {
+            var d = Data("E".utf8); append(&d, UInt32(json.count)); d.append(json); out.write(d)
+        } else {
+            out.write(Data("K".utf8))
+        }
+    }
+
+    private func append<T: FixedWidthInteger>(_ d: inout Data, _ v: T) { withUnsafeBytes(of: v.littleEndian) { d.append(contentsOf: $0) } }
+
+    /// Parses a stream; a truncated stream (the child died) yields what was complete and no verdict.
+    static func decode(_ data: Data) -> (strings: [String: [String]], error: ImportError?) {
+        var out: [String: [String]] = [:]
+        return data.withUnsafeBytes { raw -> ([String: [String]], ImportError?) in
+            var i = 0
+            func int<T: FixedWidthInteger>(_: T.Type) -> T? {
+                guard i + MemoryLayout<T>.size <= raw.count else { return nil }
+                var v: T = 0
+                withUnsafeMutableBytes(of: &v) { $0.copyMemory(from: UnsafeRawBufferPointer(rebasing: raw[i..<i + MemoryLayout<T>.size])) }
+                i += MemoryLayout<T>.size
+                return T(littleEndian: v)
+            }
+            while i < raw.count {
+                let tag = raw[i]; i += 1
+                switch tag {
+                case UInt8(ascii: "S"):
+                    guard let pl = int(UInt32.self), i + Int(pl) <= raw.count else { return (out, nil) }
+                    let path = String(decoding: UnsafeRawBufferPointer(rebasing: raw[i..<i + Int(pl)]), as: UTF8.self); i += Int(pl)
+                    guard let n = int(UInt64.self), let len = int(UInt64.self), i + Int(len) <= raw.count else { return (out, nil) }
+                    var strings = [String](); strings.reserveCapacity(Int(n))
+                    var start = i
+                    let end = i + Int(len)
+                    while start < end {
+                        var stop = start
+                        while raw[stop] != 0 { stop += 1 }
+                        strings.append(String(decoding: UnsafeRawBufferPointer(rebasing: raw[start..<stop]), as: UTF8.self))
+                        start = stop + 1
+                    }
+                    i = end
+                    if strings.count == Int(n) { out[path] = strings }
+                case UInt8(ascii: "E"):
+                    guard let l = int(UInt32.self), i + Int(l) <= raw.count else { return (out, nil) }
+                    let e = try? JSONDecoder().decode(ImportError.self, from: Data(raw[i..<i + Int(l)]))
+                    return (out, e)
+                default:
+                    return (out, nil)
+                }
+            }
+            return (out, nil)
         }
     }
 }
@@ -78,7 +162,7 @@ public enum HDF5Probe {
 extension H5File {
     /// Reads every dataset whose decoding goes through libhdf5's parsers (chunk indexes, filters, global
     /// heaps of variable-length strings, compact storage) and bounds-checks the rest.
-    func exerciseAllData() throws {
+    func exerciseAllData(emit: (String, Int, [UInt8]) -> Void) throws {
         var paths: [String] = []
         func collect(_ g: H5Group) {
             exerciseAttributes(g.id, path: g.path)
@@ -116,7 +200,8 @@ extension H5File {
                 }
                 continue
             }
-            if d.isString { _ = try d.readStrings() }
+            if d.isString && variable { emit(p, d.count, try H5Strings.readVariableBytes(d)) }
+            else if d.isString { _ = try d.readStrings() }
             else if d.isNumeric { _ = try d.readDoubles() }
         }
     }

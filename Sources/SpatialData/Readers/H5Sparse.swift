@@ -39,7 +39,12 @@ enum H5Sparse {
         }
         let indices = try indDS.readInt32s()
         let lim = Int32(clamping: minor)
-        if let k = indices.firstIndex(where: { $0 < 0 || $0 >= lim }) {
+        let (lo, hi) = indices.withUnsafeBufferPointer { v -> (Int32, Int32) in
+            var lo = Int32.max, hi = Int32.min
+            for x in v { lo = min(lo, x); hi = max(hi, x) }
+            return (lo, hi)
+        }
+        if !indices.isEmpty && (lo < 0 || hi >= lim), let k = indices.firstIndex(where: { $0 < 0 || $0 >= lim }) {
             var lo = 0, hi = major
             while lo < hi { let m = (lo + hi) / 2; if indptr[m + 1] <= Int64(k) { lo = m + 1 } else { hi = m } }
             throw ImportError(.shapeMismatch, file: file, field: "\(field)/indices", row: lo,

@@ -44,6 +44,14 @@ public enum H5ADReader {
         let uns = root.kind(of: "uns") == .group ? try root.group("uns") : nil
         let obs = try H5ADFrameReader.read(root, "obs", expected: nil, legacyCategories: uns)
         let nCells = obs.index.count
+        // Check cell ids on another core while this one reads the matrix.
+        final class IDCheck: @unchecked Sendable { var error: Error? }   // written by the task, read after wait()
+        let idCheck = IDCheck(), idGroup = DispatchGroup()
+        let cellIDs = obs.index
+        DispatchQueue.global().async(group: idGroup) {
+            do { try Dataset.checkCellIDs(cellIDs, file: path) } catch { idCheck.error = error }
+        }
+        defer { idGroup.wait() }
 
         // Choose the counts element and the var table that goes with it.
         let rawX = root.kind(of: "raw") == .group ? "raw/X" : (root.has("raw.X") ? "raw.X" : nil)
@@ -127,7 +135,9 @@ public enum H5ADReader {
         let d = Dataset(name: name, counts: counts, cellIDs: obs.index, geneIDs: geneIDs, geneSymbols: symbols, measured: measured,
                         sample: sample, fov: fov, batch: batch, coordinates: coords, platform: platform,
                         obs: obsCols, vars: varCols, metadata: metadata)
-        try d.validate(file: path, countsField: element ?? "X")
+        idGroup.wait()
+        if let e = idCheck.error { throw e }
+        try d.validate(file: path, countsField: element ?? "X", cellIDsChecked: true)
         return d
     }
 
