@@ -31,6 +31,7 @@ static inline hid_t tsr_e_default(void)       { return H5E_DEFAULT; }
 static inline size_t tsr_t_variable(void)     { return H5T_VARIABLE; }
 static inline unsigned tsr_f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
 static inline unsigned tsr_f_acc_trunc(void)  { return H5F_ACC_TRUNC; }
+static inline unsigned tsr_f_acc_rdwr(void)   { return H5F_ACC_RDWR; }
 
 /// Silences HDF5's default error printer: errors are read from the stack and reported as typed Swift errors.
 static inline void tsr_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }

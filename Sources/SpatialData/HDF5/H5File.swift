@@ -36,7 +36,7 @@ public final class H5File: @unchecked Sendable {
     /// decoding the same global-heap strings a second time.
     var probedStrings: [String: [String]] = [:]
 
-    private init(id: hid_t, path: String) { self.id = id; self.path = path }
+    init(id: hid_t, path: String) { self.id = id; self.path = path }
 
     /// Opens an existing file read-only, or throws an `ImportError` that says why not.
     public static func open(_ path: String, probe: Bool = true) throws -> H5File {

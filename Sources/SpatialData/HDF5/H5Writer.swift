@@ -195,3 +195,26 @@ extension H5Group {
         }
     }
 }
+
+extension H5File {
+    /// Opens an existing file for in-place edits (tests that damage files on purpose use it).
+    public static func openForEditing(_ path: String) throws -> H5File {
+        try withHDF5 {
+            tsr_silence_errors()
+            let fid = H5Fopen(path, tsr_f_acc_rdwr(), tsr_p_default())
+            guard fid >= 0 else {
+                throw ImportError(.unreadable, file: path, field: "", problem: "cannot open for writing (\(hdf5ErrorMessage()))", fix: "check permissions")
+            }
+            return H5File(id: fid, path: path)
+        }
+    }
+}
+
+extension H5Group {
+    /// Removes a link (a dataset or group) from this group.
+    public func delete(_ name: String) throws {
+        try withHDF5 {
+            guard H5Ldelete(id, name, tsr_p_default()) >= 0 else { throw writeError(name, "deletion") }
+        }
+    }
+}
