@@ -77,6 +77,9 @@ struct ReadOnce: ParsableCommand {
     @Argument var file: String
 
     func run() throws {
+        // Let process start-up settle first (OpenBLAS spins its worker threads for ~0.1 s after loading),
+        // as the Python side has finished `import anndata` before its timer starts.
+        usleep(300_000)
         let t = Date()
         let d = try H5ADReader.read(path: file)
         let dt = Date().timeIntervalSince(t)

@@ -35,16 +35,18 @@ public final class H5File: @unchecked Sendable {
     /// String datasets the HDF5 probe already decoded (path → values); readers use them instead of
     /// decoding the same global-heap strings a second time.
     var probedStrings: [String: [String]] = [:]
+    /// Large arrays the probe's extents let us start reading early.
+    var prefetch: ProbePrefetch?
 
     init(id: hid_t, path: String) { self.id = id; self.path = path }
 
     /// Opens an existing file read-only, or throws an `ImportError` that says why not.
     public static func open(_ path: String, probe: Bool = true) throws -> H5File {
-        var decoded: [String: [String]] = [:]
+        var probed = HDF5Probe.Result()
         if probe {
             // Existence and signature first (cheap, clear errors), then the crash-isolated structure walk.
             try checkSignature(path)
-            decoded = try HDF5Probe.verify(path)
+            probed = try HDF5Probe.verify(path)
         }
         return try withHDF5 {
             tsr_silence_errors()
@@ -57,7 +59,8 @@ public final class H5File: @unchecked Sendable {
             }
             let f = H5File(id: fid, path: path)
             try f.checkMetadata()
-            f.probedStrings = decoded
+            f.probedStrings = probed.strings
+            f.prefetch = probed.prefetch
             return f
         }
     }
