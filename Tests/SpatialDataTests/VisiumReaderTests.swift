@@ -44,6 +44,15 @@ import Testing
         #expect(d.metadata["visium.tissue_hires_scalef"] == "0.150015")
         #expect(d.metadata["visium.spot_diameter_fullres"] == "89.42751063343188")
         #expect(d.metadata["visium.positions"]?.contains("1.x") == true)
+        // Image sizes come from the PNG headers (libpng); the spots fit the images at their scale factors.
+        #expect(d.metadata["visium.hires_image"] == "2000x2000" && d.metadata["visium.lowres_image"] == "600x600")
+        #expect(d.metadata["visium.hires_image_spots_inside"] == "yes" && d.metadata["visium.lowres_image_spots_inside"] == "yes")
+    }
+
+    @Test func damagedImageIsNamed() throws {
+        let path = TestEnv.tempDir() + "/tissue_hires_image.png"
+        try Data([0x89, 0x50, 0x4E, 0x47, 0, 1, 2, 3]).write(to: URL(fileURLWithPath: path))
+        #expect(throws: ImportError.self) { try PNGFile.size(path) }
     }
 
     @Test(.enabled(if: TestEnv.hasSharedData, "needs ../shared/data"))

@@ -61,6 +61,7 @@ public enum VisiumReader {
         }
         d.coordinates = Coordinates(x: rows.map { positions.pxlCol[$0] }, y: rows.map { positions.pxlRow[$0] },
                                     unit: .pixel, micronsPerPixel: mpp)
+        try describeImages(in: spatial, coordinates: d.coordinates!, metadata: &d.metadata)
         d.obs["in_tissue"] = .bool(rows.map { positions.inTissue[$0] })
         d.obs["array_row"] = .int(rows.map { positions.arrayRow[$0] })
         d.obs["array_col"] = .int(rows.map { positions.arrayCol[$0] })
@@ -69,6 +70,21 @@ public enum VisiumReader {
         d.metadata["visium.positions_file"] = positionsPath
         try d.validate(file: matrix, countsField: "/matrix/data")
         return d
+    }
+
+    /// Records the tissue images' sizes and whether the spots, scaled by the image's scale factor, fall
+    /// inside it (a check that positions, scale factors and image belong together).
+    static func describeImages(in spatial: String, coordinates c: Coordinates, metadata: inout [String: String]) throws {
+        for (res, key) in [("hires", "tissue_hires_scalef"), ("lowres", "tissue_lowres_scalef")] {
+            let path = (spatial as NSString).appendingPathComponent("tissue_\(res)_image.png")
+            guard FileManager.default.fileExists(atPath: path) else { continue }
+            let (w, h) = try PNGFile.size(path)
+            metadata["visium.\(res)_image"] = "\(w)x\(h)"
+            if let f = metadata["visium.\(key)"].flatMap(Double.init), let mx = c.x.max(), let my = c.y.max() {
+                let inside = mx * f <= Double(w) * 1.02 && my * f <= Double(h) * 1.02
+                metadata["visium.\(res)_image_spots_inside"] = inside ? "yes" : "no: spots reach \(Int(mx * f))x\(Int(my * f)) px, the image is \(w)x\(h); scale factors and image may not belong together"
+            }
+        }
     }
 
     /// The positions file in `spatial`: Space Ranger ≥ 2 name first, then 1.x; parquet is reported as unsupported.
