@@ -16,6 +16,12 @@ struct MutationTests {
         var testDescription: String { files[0] }
     }
 
+    /// Reads the Visium copy whose spatial/ holds the mutated file.
+    @Sendable static func readVisium(_ mutated: String) throws -> Dataset {
+        let spatial = (mutated as NSString).deletingLastPathComponent
+        return try VisiumReader.read(matrix: (spatial as NSString).deletingLastPathComponent + "/filtered_feature_bc_matrix.h5", spatial: spatial)
+    }
+
     static let sources: [Source] = [
         Source(files: ["osmfish/osmfish_valid_cells.h5ad"], read: { try DatasetReader.read(path: $0) }, mutations: 130),
         Source(files: ["osmfish-tissue-pair/tissue_scrna_reference.h5ad"], read: { try DatasetReader.read(path: $0) }, mutations: 80),
@@ -28,16 +34,10 @@ struct MutationTests {
         Source(files: ["osmfish/osmFISH_SScortex_mouse_all_cells.loom"], read: { try LoomReader.read(path: $0) }, mutations: 70),
         Source(files: ["visium-10x-mini/spatial/tissue_positions_list.csv", "visium-10x-mini/filtered_feature_bc_matrix.h5",
                        "visium-10x-mini/spatial/scalefactors_json.json"],
-               read: { p in
-                   let spatial = (p as NSString).deletingLastPathComponent
-                   return try VisiumReader.read(matrix: (spatial as NSString).deletingLastPathComponent + "/filtered_feature_bc_matrix.h5", spatial: spatial)
-               }, mutations: 80),
+               read: readVisium, mutations: 80),
         Source(files: ["visium-10x-mini/spatial/scalefactors_json.json", "visium-10x-mini/filtered_feature_bc_matrix.h5",
                        "visium-10x-mini/spatial/tissue_positions_list.csv"],
-               read: { p in
-                   let spatial = (p as NSString).deletingLastPathComponent
-                   return try VisiumReader.read(matrix: (spatial as NSString).deletingLastPathComponent + "/filtered_feature_bc_matrix.h5", spatial: spatial)
-               }, mutations: 40),
+               read: readVisium, mutations: 40),
         Source(files: ["osmfish-tissue-pair/Locations.txt", "osmfish-tissue-pair/Spatial_count.txt"],
                read: { p in try DatasetReader.read(path: (p as NSString).deletingLastPathComponent + "/Spatial_count.txt",
                                                    options: { var o = DatasetReader.Options(); o.locations = p; return o }()) }, mutations: 70),

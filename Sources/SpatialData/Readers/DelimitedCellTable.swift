@@ -17,16 +17,8 @@ struct DelimitedCellTable {
 
     init(path: String, columnNames: [String]? = nil) throws {
         let t = try DelimitedTable(path: path, header: columnNames == nil ? .sniff : .absent)
-        guard let first = t.rows.first else {
-            throw ImportError(.missingField, file: path, field: "", problem: "the file has a header but no rows",
-                              fix: "check that the export completed")
-        }
-        let width = first.count
-        for (r, row) in t.rows.enumerated() where row.count != width {
-            throw ImportError(.shapeMismatch, file: path, field: "line \(t.firstLine + r)", row: t.firstLine + r,
-                              problem: "the line has \(row.count) fields but the first line has \(width)",
-                              fix: "repair the truncated or malformed line (a stray delimiter or quote)")
-        }
+        let width = try t.rectangularWidth(emptyProblem: "the file has a header but no rows")
+        let first = t.rows[0]
         var idColumn: Int? = nil
         if let h = t.header {
             if h.count == width - 1 { names = [""] + h; idColumn = 0 } else if h.count == width { names = h } else {

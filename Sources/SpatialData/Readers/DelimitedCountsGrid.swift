@@ -21,16 +21,8 @@ struct DelimitedCountsGrid {
 
     init(path: String, header: DelimitedTable.HeaderMode) throws {
         let t = try DelimitedTable(path: path, header: header)
-        guard let first = t.rows.first else {
-            throw ImportError(.missingField, file: path, field: "", problem: "the counts file has no rows of numbers",
-                              fix: "check that the export completed")
-        }
-        let width = first.count
-        for (r, row) in t.rows.enumerated() where row.count != width {
-            throw ImportError(.shapeMismatch, file: path, field: "line \(t.firstLine + r)", row: t.firstLine + r,
-                              problem: "the line has \(row.count) fields but the first line has \(width)",
-                              fix: "repair the truncated or malformed line (a stray delimiter or quote, or a cut-off file)")
-        }
+        let width = try t.rectangularWidth(emptyProblem: "the counts file has no rows of numbers")
+        let first = t.rows[0]
         let firstIsText = Double(first[0].trimmingCharacters(in: .whitespaces)) == nil
         var labelled: Bool
         var columnLabels: [String]? = nil

@@ -135,6 +135,20 @@ public struct DelimitedTable: Sendable {
         return out
     }
 
+    /// The common width of all rows; throws naming the first line whose width differs (or an empty table).
+    public func rectangularWidth(emptyProblem: String) throws -> Int {
+        guard let first = rows.first else {
+            throw ImportError(.missingField, file: file, field: "", problem: emptyProblem, fix: "check that the export completed")
+        }
+        let width = first.count
+        for (r, row) in rows.enumerated() where row.count != width {
+            throw ImportError(.shapeMismatch, file: file, field: "line \(firstLine + r)", row: firstLine + r,
+                              problem: "the line has \(row.count) fields but the first line has \(width)",
+                              fix: "repair the truncated or malformed line (a stray delimiter or quote, or a cut-off file)")
+        }
+        return width
+    }
+
     /// A text column.
     public func strings(_ c: Int) throws -> [String] {
         try rows.indices.map { try field($0, c) }
