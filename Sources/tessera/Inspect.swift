@@ -9,6 +9,8 @@ struct Inspect: ParsableCommand {
 
     @Argument(help: "Files or folders to inspect.") var paths: [String]
     @Flag(help: "Print JSON instead of text.") var json = false
+    @Option(help: "Coordinate unit where the file does not state it: um or px.") var unit: String?
+    @Option(help: "Micrometres per pixel where the file does not state it.") var micronsPerPixel: Double?
     @Option(help: "h5ad counts matrix: X, raw, or a layer name (default: layers/counts, else X, else raw/X).") var counts: String?
 
     func run() throws {
@@ -16,7 +18,7 @@ struct Inspect: ParsableCommand {
         var failed = false
         for p in paths {
             do {
-                let d = try readDataset(p, counts: counts)
+                let d = try readDataset(p, counts: counts, unit: unit, micronsPerPixel: micronsPerPixel)
                 let s = DatasetSummary(d)
                 if json { summaries.append(s) } else { print(s.text) }
             } catch let e as ExitCode where e.rawValue == badInputExit {

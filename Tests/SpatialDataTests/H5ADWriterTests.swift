@@ -108,6 +108,24 @@ import Tensor
         #expect(out.hasPrefix("ok 4839 31"), "\(out)")
     }
 
+    @Test(.enabled(if: TestEnv.hasAnndata, "needs .venv-test (scripts/setup --test-venv)"))
+    func simulatedTissueOpensInAnndata() throws {
+        let t = TissueSimulator.simulate(.tiny)
+        let dir = TestEnv.tempDir()
+        try H5ADWriter.write(t.spatial, to: dir + "/spatial.h5ad")
+        try H5ADWriter.write(t.reference, to: dir + "/reference.h5ad")
+        #expect(try H5ADReader.read(path: dir + "/spatial.h5ad") .counts == t.spatial.counts)
+        let out = try TestEnv.runPython("""
+        import sys, anndata as ad
+        s = ad.read_h5ad(sys.argv[1] + "/spatial.h5ad"); r = ad.read_h5ad(sys.argv[1] + "/reference.h5ad")
+        held = s.uns["tessera"]["metadata"]["simulation.held_out_genes"].split(",")
+        assert not set(held) & set(s.var_names) and set(held) <= set(r.var_names)
+        print(s.shape[0], s.shape[1], r.shape[1], s.obs["cell_type"].nunique(), s.obs["fov"].nunique(), s.obsm["spatial"].shape[1], int(s.X.sum()))
+        """, [dir])
+        let want = "\(t.spatial.cellCount) \(t.spatial.geneCount) \(t.reference.geneCount) 4 4 2 \(Int(t.spatial.counts.values.reduce(0.0) { $0 + Double($1) }))"
+        #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == want)
+    }
+
     @Test func failedWriteLeavesNothing() throws {
         var d = Self.sample()
         d.cellIDs[1] = "c1"   // duplicate id: validation refuses before any byte is written

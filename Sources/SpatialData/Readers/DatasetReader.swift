@@ -42,6 +42,9 @@ public enum DatasetReader {
         public var delimited = DelimitedCountsReader.Options()
         /// For h5ad: which matrix holds raw counts ("X", "raw", or a layer name; nil = automatic).
         public var counts: String? = nil
+        /// States the coordinate unit (and µm per pixel) where the file does not say it.
+        public var unit: CoordinateUnit? = nil
+        public var micronsPerPixel: Double? = nil
         public init(counts: String? = nil) { self.counts = counts }
 
         var h5adCounts: H5ADReader.CountsSource {
@@ -56,6 +59,22 @@ public enum DatasetReader {
 
     /// Reads the dataset at `path` (a file or a vendor output folder).
     public static func read(path: String, options: Options = Options()) throws -> Dataset {
+        var d = try readDetected(path: path, options: options)
+        if var c = d.coordinates {
+            if let u = options.unit, c.unit == .unknown { c.unit = u }
+            if let m = options.micronsPerPixel, c.micronsPerPixel == nil {
+                guard m > 0, m.isFinite else {
+                    throw ImportError(.invalidValue, file: path, field: "microns per pixel", problem: "\(m) is not a pixel size",
+                                      fix: "give a positive number of micrometres per pixel")
+                }
+                c.micronsPerPixel = m
+            }
+            d.coordinates = c
+        }
+        return d
+    }
+
+    static func readDetected(path: String, options: Options) throws -> Dataset {
         let format = try options.format ?? detect(path: path)
         switch format {
         case .h5ad: return try H5ADReader.read(path: path, options: .init(counts: options.h5adCounts))
