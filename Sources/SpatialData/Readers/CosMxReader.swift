@@ -36,25 +36,32 @@ public enum CosMxReader {
     }
 
     /// The cell key `"\(cell_ID)_\(fov)"` for every row, and which rows hold real cells (cell_ID ≠ 0).
-    static func cellKeys(_ t: DelimitedTable, cell: Int, fov: Int) throws -> (keys: [String], fovs: [String], assigned: [Int]) {
-        var keys = [String](), fovs = [String](), assigned = [Int]()
-        keys.reserveCapacity(t.rows.count); fovs.reserveCapacity(t.rows.count)
-        for r in t.rows.indices {
-            let c = try t.field(r, cell).trimmingCharacters(in: .whitespaces)
-            let f = try t.field(r, fov).trimmingCharacters(in: .whitespaces)
+    static func cellKeys(cells: [String], fovs: [String], file: String, fields: (cell: String, fov: String),
+                         line: (Int) -> Int) throws -> (keys: [String], fovs: [String], assigned: [Int]) {
+        var keys = [String](), assigned = [Int]()
+        keys.reserveCapacity(cells.count)
+        for r in cells.indices {
+            let c = cells[r], f = fovs[r]
             if c.isEmpty || f.isEmpty {
-                throw ImportError(.invalidValue, file: t.file, field: VendorTable.columnName(t, c.isEmpty ? cell : fov), row: t.firstLine + r,
+                throw ImportError(.invalidValue, file: file, field: c.isEmpty ? fields.cell : fields.fov, row: line(r),
                                   problem: "the \(c.isEmpty ? "cell id" : "fov") is empty", fix: "every row needs a fov and a cell_ID")
             }
-            keys.append("\(c)_\(f)"); fovs.append(f)
+            keys.append("\(c)_\(f)")
             if Double(c) != 0 { assigned.append(r) }
         }
         return (keys, fovs, assigned)
     }
 
+    static func cellKeys(_ t: DelimitedTable, cell: Int, fov: Int) throws -> (keys: [String], fovs: [String], assigned: [Int]) {
+        let cells = try t.strings(cell).map { $0.trimmingCharacters(in: .whitespaces) }
+        let fovs = try t.strings(fov).map { $0.trimmingCharacters(in: .whitespaces) }
+        return try cellKeys(cells: cells, fovs: fovs, file: t.file, fields: (VendorTable.columnName(t, cell), VendorTable.columnName(t, fov)),
+                            line: { t.firstLine + $0 })
+    }
+
     /// Reads an expression matrix and its (optional) metadata file.
     public static func read(exprMat: String, metadata: String?) throws -> Dataset {
-        let et = try DelimitedTable(path: exprMat, delimiter: .comma, header: .present)
+        let et = try WideCountsTable.header(exprMat)
         let header = et.header ?? []
         let fovCol = try et.requireColumn(fovAliases, what: "field of view")
         let cellCol = try et.requireColumn(cellAliases, what: "cell id")
@@ -65,25 +72,26 @@ public enum CosMxReader {
             throw ImportError(.missingField, file: exprMat, field: "gene columns", problem: "the header has no target (gene) columns",
                               fix: "pass the CosMx *_exprMat_file.csv (fov, cell_ID, then one column per target)")
         }
-        let (keys, fovs, rows) = try cellKeys(et, cell: cellCol, fov: fovCol)
+        let kinds: [String] = ["NegPrb", "SystemControl", "FalseCode", "Blank"].filter { k in controls.contains { VendorTable.controlKind(header[$0]) == k } }
+        let table = try WideCountsTable(path: exprMat, header: header, keyColumns: [cellCol, fovCol], countColumns: genes,
+                                        sumGroups: kinds.map { k in controls.filter { VendorTable.controlKind(header[$0]) == k } })
+        let (keys, fovs, rows) = try cellKeys(cells: table.keys[0], fovs: table.keys[1], file: exprMat,
+                                             fields: (header[cellCol], header[fovCol]), line: { Int(table.lines[$0]) })
         guard !rows.isEmpty else {
             throw ImportError(.missingField, file: exprMat, field: "rows",
-                              problem: et.rows.isEmpty ? "the file has a header but no cells" : "every row has cell_ID 0 (unassigned transcripts), so there are no cells",
+                              problem: table.lines.isEmpty ? "the file has a header but no cells" : "every row has cell_ID 0 (unassigned transcripts), so there are no cells",
                               fix: "export the expression matrix after cell segmentation")
         }
         let cellIDs = rows.map { keys[$0] }
-        _ = try VendorTable.index(cellIDs, file: exprMat, field: "fov + cell_ID", lines: { et.firstLine + rows[$0] })
-        let counts = try VendorTable.counts(et, rows: rows, columns: genes)
+        _ = try VendorTable.index(cellIDs, file: exprMat, field: "fov + cell_ID", lines: { Int(table.lines[rows[$0]]) })
+        let (counts, sums) = table.selecting(rows)
 
         var obs = ObsTable()
         var meta = ["source.format": "cosmx-flat-files", "source.file": exprMat,
-                    "cosmx.unassigned_rows": String(et.rows.count - rows.count)]
+                    "cosmx.unassigned_rows": String(table.lines.count - rows.count)]
         if !controls.isEmpty {
             meta["cosmx.control_features"] = controls.map { header[$0] }.joined(separator: ",")
-            for kind in ["NegPrb", "SystemControl", "FalseCode", "Blank"] {
-                let cols = controls.filter { VendorTable.controlKind(header[$0]) == kind }
-                if !cols.isEmpty { obs["\(kind.lowercased())_counts"] = .float(try VendorTable.rowSums(et, rows: rows, columns: cols)) }
-            }
+            for (g, kind) in kinds.enumerated() { obs["\(kind.lowercased())_counts"] = .float(sums[g]) }
         }
         var coordinates: Coordinates? = nil
         if let m = metadata {

@@ -35,7 +35,7 @@ public enum MerscopeReader {
 
     /// Reads the counts and the metadata files given separately.
     public static func read(cellByGene: String, cellMetadata: String) throws -> Dataset {
-        let ct = try DelimitedTable(path: cellByGene, delimiter: .comma, header: .present)
+        let ct = try WideCountsTable.header(cellByGene)
         let header = ct.header ?? []
         let idCol = ct.column("cell", "EntityID", "cell_id") ?? 0
         let features = header.indices.filter { $0 != idCol }
@@ -46,14 +46,15 @@ public enum MerscopeReader {
                               problem: "the header has no gene columns besides the cell id",
                               fix: "pass MERSCOPE's cell_by_gene.csv (cell id, then one column per gene)")
         }
-        guard !ct.rows.isEmpty else {
+        let table = try WideCountsTable(path: cellByGene, header: header, keyColumns: [idCol], countColumns: genes,
+                                        sumGroups: blanks.isEmpty ? [] : [blanks])
+        guard !table.lines.isEmpty else {
             throw ImportError(.missingField, file: cellByGene, field: "rows", problem: "the file has a header but no cells",
                               fix: "check that the export completed")
         }
-        let cellIDs = try ct.strings(idCol).map { $0.trimmingCharacters(in: .whitespaces) }
-        _ = try VendorTable.index(cellIDs, file: cellByGene, field: VendorTable.columnName(ct, idCol), lines: { ct.firstLine + $0 })
-        let all = Array(ct.rows.indices)
-        let counts = try VendorTable.counts(ct, rows: all, columns: genes)
+        let cellIDs = table.keys[0]
+        _ = try VendorTable.index(cellIDs, file: cellByGene, field: VendorTable.columnName(ct, idCol), lines: { Int(table.lines[$0]) })
+        let counts = table.counts
 
         let mt = try DelimitedTable(path: cellMetadata, delimiter: .comma, header: .present)
         let midCol = mt.column("EntityID", "cell", "cell_id") ?? 0
@@ -72,7 +73,7 @@ public enum MerscopeReader {
         }
         var metadata = ["source.format": "merscope", "source.file": cellByGene, "merscope.cell_metadata": cellMetadata]
         if !blanks.isEmpty {
-            obs["blank_counts"] = .float(try VendorTable.rowSums(ct, rows: all, columns: blanks))
+            obs["blank_counts"] = .float(table.sums[0])
             metadata["merscope.blank_genes"] = blanks.map { header[$0] }.joined(separator: ",")
         }
         if metaIDs.count != cellIDs.count { metadata["merscope.metadata_cells_without_counts"] = String(metaIDs.count - cellIDs.count) }

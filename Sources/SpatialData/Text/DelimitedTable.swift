@@ -47,6 +47,11 @@ public struct DelimitedTable: Sendable {
         self.file = file; self.delimiter = delimiter; self.header = header; self.rows = rows; self.firstLine = firstLine
     }
 
+    /// A header-only table (rows are streamed elsewhere), for looking columns up by alias.
+    init(file: String, header: [String]) {
+        self.init(file: file, delimiter: .comma, header: header, rows: [], firstLine: 2)
+    }
+
     /// This table with its first data row taken as the header, for formats whose header can only be
     /// recognised by content (Space Ranger 1.x vs 2.x positions files). Unchanged when there are no rows.
     public func promotingFirstRowToHeader() -> DelimitedTable {
