@@ -14,45 +14,76 @@ import Tensor
 public enum CosMxTranscripts {
     /// Aggregates the transcript table at `path` into per-cell counts.
     public static func aggregate(path: String) throws -> Dataset {
-        let t = try DelimitedTable(path: path, delimiter: .comma, header: .present)
+        // One streamed pass (transcript tables run to hundreds of millions of lines): cells and targets get
+        // provisional numbers in order of appearance and are sorted at the end.
+        let t = try WideCountsTable.header(path)
+        let header = t.header ?? []
         let fovCol = try t.requireColumn(CosMxReader.fovAliases, what: "field of view")
         let cellCol = try t.requireColumn(CosMxReader.cellAliases, what: "cell id")
         let targetCol = try t.requireColumn("target", "gene", "feature_name", what: "target (gene)")
         let xCol = try t.requireColumn("x_global_px", "x_global", "CenterX_global_px", what: "global x (px)")
         let yCol = try t.requireColumn("y_global_px", "y_global", "CenterY_global_px", what: "global y (px)")
         let xlCol = t.column("x_local_px"), ylCol = t.column("y_local_px"), zCol = t.column("z")
-        let gx = try t.numbers(xCol), gy = try t.numbers(yCol)
-        let lx = try xlCol.map { try t.numbers($0) }, ly = try ylCol.map { try t.numbers($0) }, z = try zCol.map { try t.numbers($0) }
 
-        // Pass 1: targets and cells.
         var geneOf = [String: Int32](), targets = [String](), controlKinds = [String: String]()
         var cellOf = [String: Int](), cellFOV = [String](), cellNumber = [String]()
-        var rowTarget = [Int32](repeating: -1, count: t.rows.count), rowCell = [Int](repeating: -1, count: t.rows.count)
-        var rowControl = [String?](repeating: nil, count: t.rows.count)
-        var unassigned = 0, unassignedByFOV = [String: Int]()
-        for r in t.rows.indices {
-            let target = try t.field(r, targetCol).trimmingCharacters(in: .whitespaces)
-            let cell = try t.field(r, cellCol).trimmingCharacters(in: .whitespaces)
-            let fov = try t.field(r, fovCol).trimmingCharacters(in: .whitespaces)
+        var perCell = [[Int32: Float]]()
+        var sx = [Double](), sy = [Double](), slx = [Double](), sly = [Double](), sz = [Double](), total = [Double]()
+        var controlTotals = [String: [Double]]()
+        var unassigned = 0, unassignedByFOV = [String: Int](), transcripts = 0
+        var ranges: [Range<Int>] = []
+        let width = header.count
+        try LineStream.forEach(path) { line, number in
+            if number == 1 || line.isEmpty { return true }
+            LineStream.splitCSV(line, into: &ranges)
+            guard ranges.count == width else {
+                throw ImportError(.shapeMismatch, file: path, field: "line \(number)", row: number,
+                                  problem: "the line has \(ranges.count) fields but the header has \(width)",
+                                  fix: "repair the truncated or malformed line (a stray comma or quote, or a cut-off file)")
+            }
+            func value(_ c: Int) throws -> Double {
+                guard let v = LineStream.number(line, ranges[c]), v.isFinite else {
+                    throw ImportError(.invalidValue, file: path, field: header[c], row: number,
+                                      problem: "'\(LineStream.text(line, ranges[c]).prefix(40))' is not a number",
+                                      fix: "this column must be numeric; check the export")
+                }
+                return v
+            }
+            let target = LineStream.text(line, ranges[targetCol])
+            let cell = LineStream.text(line, ranges[cellCol])
+            let fov = LineStream.text(line, ranges[fovCol])
             if target.isEmpty || cell.isEmpty || fov.isEmpty {
                 let col = target.isEmpty ? targetCol : (cell.isEmpty ? cellCol : fovCol)
-                throw ImportError(.invalidValue, file: path, field: VendorTable.columnName(t, col), row: t.firstLine + r,
+                throw ImportError(.invalidValue, file: path, field: header[col], row: number,
                                   problem: "the field is empty", fix: "every transcript needs a fov, a cell_ID and a target")
             }
-            if let kind = VendorTable.controlKind(target) { controlKinds[target] = kind; rowControl[r] = kind } else if let g = geneOf[target] {
-                rowTarget[r] = g
-            } else {
-                let g = Int32(targets.count); geneOf[target] = g; targets.append(target); rowTarget[r] = g
-            }
-            if Double(cell) == 0 { unassigned += 1; unassignedByFOV[fov, default: 0] += 1; continue }
+            transcripts += 1
+            var gene: Int32 = -1, control: String? = nil
+            if let kind = controlKinds[target] ?? VendorTable.controlKind(target) { controlKinds[target] = kind; control = kind }
+            else if let g = geneOf[target] { gene = g }
+            else { gene = Int32(targets.count); geneOf[target] = gene; targets.append(target) }
+            if Double(cell) == 0 { unassigned += 1; unassignedByFOV[fov, default: 0] += 1; return true }
             let key = "\(cell)_\(fov)"
-            if let c = cellOf[key] { rowCell[r] = c } else {
-                let c = cellFOV.count; cellOf[key] = c; cellFOV.append(fov); cellNumber.append(cell); rowCell[r] = c
+            let c: Int
+            if let known = cellOf[key] { c = known } else {
+                c = cellFOV.count; cellOf[key] = c; cellFOV.append(fov); cellNumber.append(cell)
+                perCell.append([:]); sx.append(0); sy.append(0); slx.append(0); sly.append(0); sz.append(0); total.append(0)
+                for k in controlTotals.keys { controlTotals[k]!.append(0) }
             }
+            if gene >= 0 { perCell[c][gene, default: 0] += 1 }
+            if let kind = control {
+                if controlTotals[kind] == nil { controlTotals[kind] = [Double](repeating: 0, count: cellFOV.count) }
+                controlTotals[kind]![c] += 1
+            }
+            sx[c] += try value(xCol); sy[c] += try value(yCol); total[c] += 1
+            if let xl = xlCol { slx[c] += try value(xl) }
+            if let yl = ylCol { sly[c] += try value(yl) }
+            if let z = zCol { sz[c] += try value(z) }
+            return true
         }
         guard !cellFOV.isEmpty else {
-            throw ImportError(.invalidValue, file: path, field: VendorTable.columnName(t, cellCol),
-                              problem: "no transcript is assigned to a cell (every cell_ID is 0)",
+            throw ImportError(.invalidValue, file: path, field: header[cellCol],
+                              problem: transcripts == 0 ? "the file has a header but no transcripts" : "no transcript is assigned to a cell (every cell_ID is 0)",
                               fix: "export transcripts after cell segmentation, or import the expression matrix instead")
         }
         // Deterministic order: genes by name, cells by FOV then cell number.
@@ -62,41 +93,26 @@ public enum CosMxTranscripts {
         let cellOrder = cellFOV.indices.sorted {
             cellFOV[$0] != cellFOV[$1] ? VendorTable.naturalLess(cellFOV[$0], cellFOV[$1]) : VendorTable.naturalLess(cellNumber[$0], cellNumber[$1])
         }
-        var cellRank = [Int](repeating: 0, count: cellFOV.count)
-        for (rank, c) in cellOrder.enumerated() { cellRank[c] = rank }
-
-        // Pass 2: per-cell tallies.
+        // Rows in sorted cell order, columns renumbered to sorted gene ranks.
         let n = cellFOV.count
-        var perCell = [[Int32: Float]](repeating: [:], count: n)
-        var sx = [Double](repeating: 0, count: n), sy = sx, slx = sx, sly = sx, sz = sx, total = sx
-        let kinds = Array(Set(controlKinds.values)).sorted()
-        var controlTotals = [String: [Double]]()
-        for k in kinds { controlTotals[k] = [Double](repeating: 0, count: n) }
-        for r in t.rows.indices where rowCell[r] >= 0 {
-            let c = cellRank[rowCell[r]]
-            if rowTarget[r] >= 0 { perCell[c][geneRank[Int(rowTarget[r])], default: 0] += 1 }
-            if let kind = rowControl[r] { controlTotals[kind]?[c] += 1 }
-            sx[c] += gx[r]; sy[c] += gy[r]; total[c] += 1
-            if let v = lx { slx[c] += v[r] }
-            if let v = ly { sly[c] += v[r] }
-            if let v = z { sz[c] += v[r] }
-        }
+        let kinds = controlTotals.keys.sorted()
         var indptr = [0], indices = [Int32](), values = [Float]()
-        for c in 0..<n {
-            for (g, v) in perCell[c].sorted(by: { $0.key < $1.key }) { indices.append(g); values.append(v) }
+        for c in cellOrder {
+            for (g, v) in perCell[c].map({ (geneRank[Int($0.key)], $0.value) }).sorted(by: { $0.0 < $1.0 }) { indices.append(g); values.append(v) }
             indptr.append(values.count)
         }
         let counts = CSRMatrix(rows: n, cols: targets.count, indptr: indptr, indices: indices, values: values)
         let ordered = cellOrder
         var obs = ObsTable()
-        obs["transcript_count"] = .float(total)
-        if lx != nil { obs["x_local_px"] = .float(zip(slx, total).map { $0 / $1 }) }
-        if ly != nil { obs["y_local_px"] = .float(zip(sly, total).map { $0 / $1 }) }
-        if z != nil { obs["z_mean"] = .float(zip(sz, total).map { $0 / $1 }) }
-        for k in kinds { obs["\(k.lowercased())_counts"] = .float(controlTotals[k] ?? []) }
+        let mean = { (sum: [Double]) in ordered.map { sum[$0] / total[$0] } }
+        obs["transcript_count"] = .float(ordered.map { total[$0] })
+        if xlCol != nil { obs["x_local_px"] = .float(mean(slx)) }
+        if ylCol != nil { obs["y_local_px"] = .float(mean(sly)) }
+        if zCol != nil { obs["z_mean"] = .float(mean(sz)) }
+        for k in kinds { obs["\(k.lowercased())_counts"] = .float(ordered.map { controlTotals[k]![$0] }) }
         var meta = ["source.format": "cosmx-transcripts", "source.file": path,
                     "cosmx.unassigned_transcripts": String(unassigned),
-                    "cosmx.transcripts": String(t.rows.count)]
+                    "cosmx.transcripts": String(transcripts)]
         if !unassignedByFOV.isEmpty {
             meta["cosmx.unassigned_by_fov"] = unassignedByFOV.keys.sorted(by: VendorTable.naturalLess)
                 .map { "\($0)=\(unassignedByFOV[$0] ?? 0)" }.joined(separator: ",")
@@ -106,10 +122,10 @@ public enum CosMxTranscripts {
                         counts: counts, cellIDs: ordered.map { "\(cellNumber[$0])_\(cellFOV[$0])" },
                         geneIDs: geneOrder.map { targets[$0] },
                         fov: Categorical(labels: ordered.map { cellFOV[$0] }, sorted: true),
-                        coordinates: Coordinates(x: zip(sx, total).map { $0 / $1 }, y: zip(sy, total).map { $0 / $1 },
+                        coordinates: Coordinates(x: mean(sx), y: mean(sy),
                                                  unit: .pixel, micronsPerPixel: CosMxReader.micronsPerPixel),
                         platform: "cosmx", obs: obs, metadata: meta)
-        try d.validate(file: path, countsField: VendorTable.columnName(t, targetCol))
+        try d.validate(file: path, countsField: header[targetCol])
         return d
     }
 }
