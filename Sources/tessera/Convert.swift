@@ -7,12 +7,10 @@ struct Convert: ParsableCommand {
 
     @Argument(help: "Input file or folder.") var input: String
     @Argument(help: "Output .h5ad path.") var output: String
-    @Option(help: "Coordinate unit where the file does not state it: um or px.") var unit: String?
-    @Option(help: "Micrometres per pixel where the file does not state it.") var micronsPerPixel: Double?
-    @Option(help: "h5ad counts matrix: X, raw, or a layer name.") var counts: String?
+    @OptionGroup var read: ReadOptions
 
     func run() throws {
-        let d = try readDataset(input, counts: counts, unit: unit, micronsPerPixel: micronsPerPixel)
+        let d = try readDataset(input, options: read.readerOptions)
         do { try H5ADWriter.write(d, to: output) } catch let e as ImportError {
             FileHandle.standardError.write(Data("error: \(e)\n".utf8))
             throw ExitCode(badInputExit)

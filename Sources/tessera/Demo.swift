@@ -16,7 +16,7 @@ struct Demo: ParsableCommand {
         let folder = (root as NSString).appendingPathComponent("demo")
         let start = Date()
         try writeSimulation(c, to: folder)
-        let d = try readDataset((folder as NSString).appendingPathComponent("spatial.h5ad"), counts: nil)
+        let d = try readDataset((folder as NSString).appendingPathComponent("spatial.h5ad"))
         print("")
         print(DatasetSummary(d).text)
         print(String(format: "demo finished in %.1f s; files in %@", Date().timeIntervalSince(start), folder))

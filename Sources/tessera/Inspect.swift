@@ -9,16 +9,14 @@ struct Inspect: ParsableCommand {
 
     @Argument(help: "Files or folders to inspect.") var paths: [String]
     @Flag(help: "Print JSON instead of text.") var json = false
-    @Option(help: "Coordinate unit where the file does not state it: um or px.") var unit: String?
-    @Option(help: "Micrometres per pixel where the file does not state it.") var micronsPerPixel: Double?
-    @Option(help: "h5ad counts matrix: X, raw, or a layer name (default: layers/counts, else X, else raw/X).") var counts: String?
+    @OptionGroup var read: ReadOptions
 
     func run() throws {
         var summaries: [DatasetSummary] = []
         var failed = false
         for p in paths {
             do {
-                let d = try readDataset(p, counts: counts, unit: unit, micronsPerPixel: micronsPerPixel)
+                let d = try readDataset(p, options: read.readerOptions)
                 let s = DatasetSummary(d)
                 if json { summaries.append(s) } else { print(s.text) }
             } catch let e as ExitCode where e.rawValue == badInputExit {

@@ -13,19 +13,39 @@ struct Tessera: ParsableCommand {
 /// Exit status for input the user must fix (as opposed to a crash or a usage error).
 let badInputExit: Int32 = 3
 
-/// Reads one dataset, turning typed import errors into a message on stderr and exit status 3.
-func readDataset(_ path: String, counts: String?, unit: String? = nil, micronsPerPixel: Double? = nil) throws -> Dataset {
-    do {
-        var o = DatasetReader.Options(counts: counts)
-        if let unit {
-            guard let u = CoordinateUnit(rawValue: unit), u != .unknown else {
-                FileHandle.standardError.write(Data("error: --unit must be um or px, not '\(unit)'\n".utf8))
-                throw ExitCode(badInputExit)
-            }
-            o.unit = u
+/// How to read inputs: options shared by `inspect` and `convert`.
+struct ReadOptions: ParsableArguments {
+    @Option(help: "h5ad counts matrix: X, raw, or a layer name (default: layers/counts, else X, else raw/X).") var counts: String?
+    @Option(help: "Counts tables: a file of cell positions (x, y[, z]) to join.") var locations: String?
+    @Option(help: "Counts tables: a file of per-cell annotations (sample, FOV, labels) to join.") var metadata: String?
+    @Option(help: "Counts tables: cells-x-genes or genes-x-cells (default: sniffed).") var orientation: String?
+    @Option(help: "Coordinate unit where the file does not state it: um or px.") var unit: String?
+    @Option(help: "Micrometres per pixel where the file does not state it.") var micronsPerPixel: Double?
+
+    func validate() throws {
+        if let unit, CoordinateUnit(rawValue: unit) == nil || unit == "unknown" {
+            throw ValidationError("--unit must be um or px, not '\(unit)'")
         }
+        if let orientation, DelimitedCountsReader.Orientation(rawValue: orientation) == nil {
+            throw ValidationError("--orientation must be cells-x-genes or genes-x-cells, not '\(orientation)'")
+        }
+    }
+
+    var readerOptions: DatasetReader.Options {
+        var o = DatasetReader.Options(counts: counts)
+        o.locations = locations
+        o.metadata = metadata
+        if let orientation, let v = DelimitedCountsReader.Orientation(rawValue: orientation) { o.orientation = v }
+        o.unit = unit.flatMap(CoordinateUnit.init(rawValue:))
         o.micronsPerPixel = micronsPerPixel
-        return try DatasetReader.read(path: path, options: o)
+        return o
+    }
+}
+
+/// Reads one dataset, turning typed import errors into a message on stderr and exit status 3.
+func readDataset(_ path: String, options: DatasetReader.Options = .init()) throws -> Dataset {
+    do {
+        return try DatasetReader.read(path: path, options: options)
     } catch let e as ImportError {
         FileHandle.standardError.write(Data("error: \(e)\n".utf8))
         throw ExitCode(badInputExit)
