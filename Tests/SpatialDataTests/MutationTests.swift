@@ -42,6 +42,7 @@ struct MutationTests {
                read: { p in try DatasetReader.read(path: (p as NSString).deletingLastPathComponent + "/Spatial_count.txt",
                                                    options: { var o = DatasetReader.Options(); o.locations = p; return o }()) }, mutations: 70),
         Source(files: ["osmfish-tissue-pair/scRNA_count.txt"], read: { try DatasetReader.read(path: $0) }, mutations: 60),
+        Source(files: ["giotto-mini/CosMx/Raw/Lung12_tx_file.csv"], read: { try CosMxTranscripts.aggregate(path: $0) }, mutations: 60),
         Source(files: ["giotto-mini/3D_starmap/starmap_cell_loc.txt", "giotto-mini/3D_starmap/starmap_expr.txt.gz"],
                read: { p in try DatasetReader.read(path: (p as NSString).deletingLastPathComponent + "/starmap_expr.txt.gz",
                                                    options: { var o = DatasetReader.Options(); o.locations = p; return o }()) }, mutations: 50),
