@@ -181,6 +181,8 @@ public final class H5Dataset: @unchecked Sendable {
                        fix: "store this element as a string array")
         }
         try checkPlausible(bytesPerElement: 16)
+        if let known = file.probedStrings[path], known.count == count { return known }
+        if let fast = try GlobalHeapStrings.read(self) { return fast }
         return try withHDF5 { try H5Strings.read(dataset: self) }
     }
 

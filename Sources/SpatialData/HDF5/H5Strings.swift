@@ -19,7 +19,6 @@ enum H5Strings {
     static func read(dataset d: H5Dataset) throws -> [String] {
         let n = d.count
         if n == 0 { return [] }
-        if let known = d.file.probedStrings[d.path], known.count == n { return known }
         let mem = H5Tcopy(tsr_t_c_s1()); defer { H5Tclose(mem) }
         H5Tset_cset(mem, H5Tget_cset(d.fileType))
         if H5Tis_variable_str(d.fileType) > 0 {

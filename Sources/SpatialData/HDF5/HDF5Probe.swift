@@ -150,7 +150,11 @@ extension H5File {
                     else if m.typeClass == H5T_INTEGER || m.typeClass == H5T_FLOAT || m.typeClass == H5T_ENUM { _ = try H5Strings.readCompoundNumbers(d, member: m.name) }
                 }
             } else if d.isString && H5Tis_variable_str(d.fileType) > 0 {
-                stream.strings(path: p, count: d.count, body: try H5Strings.readVariableBytes(d))
+                // The plain layout is decoded by GlobalHeapStrings in the reading process, without libhdf5;
+                // any other goes through libhdf5 here, and its strings travel back.
+                if GlobalHeapStrings.extent(d) == nil {
+                    stream.strings(path: p, count: d.count, body: try H5Strings.readVariableBytes(d))
+                }
             } else if d.isString {
                 _ = try d.readStrings()
             } else if d.isNumeric {
