@@ -108,6 +108,19 @@ import Tensor
         expectError(path, .duplicateID, field: "cell id", row: 2, mentions: "'c1' repeats (first at row 0)")
     }
 
+    @Test func earliestRepeatIsReportedAmongMany() throws {
+        var ids = (0..<100_000).map { "cell_\($0)" }
+        ids[70_000] = "cell_5"       // a later repeat
+        ids[40_000] = "cell_39999"   // the earliest repeat (row 40000 repeats row 39999)
+        do {
+            try Dataset.checkCellIDs(ids, file: "f")
+            Issue.record("expected a duplicate")
+        } catch let e as ImportError {
+            #expect(e.kind == .duplicateID && e.row == 40_000 && e.problem.contains("first at row 39999"))
+        }
+        try Dataset.checkCellIDs((0..<100_000).map { "c\($0)" }, file: "f")
+    }
+
     @Test func missingCoordinates() throws {
         let path = try damaged { root in
             let obsm = try root.group("obsm"); try obsm.delete("spatial")
