@@ -62,13 +62,15 @@ public final class H5Dataset: @unchecked Sendable {
         }
         let storage = Int(clamping: withHDF5 { H5Dget_storage_size(id) })
         let fileSize = (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? Int.max
-        let stored = Int(withHDF5 { H5Tget_size(fileType) }) * n
+        let stored = Int(withHDF5 { H5Tget_size(fileType) }).multipliedReportingOverflow(by: n)
+        if stored.overflow { throw fail(.corrupt, "claims \(shape) elements, more than any file holds", fix: "the file is damaged") }
+        let storedBytes = stored.partialValue
         // Compressed data rarely shrinks more than ~1000x; a contiguous dataset must fit in the file.
-        if storage > fileSize || (storage == 0 && n > 0 && !isChunked && stored > fileSize) {
+        if storage > fileSize || (storage == 0 && n > 0 && !isChunked && storedBytes > fileSize) {
             throw fail(.corrupt, "its storage (\(storage) bytes) does not fit in the file (\(fileSize) bytes)",
                        fix: "the file is truncated or damaged; copy it again from its source")
         }
-        if stored / 1000 > max(fileSize, 1 << 20) {
+        if storedBytes / 1000 > max(fileSize, 1 << 20) {
             throw fail(.corrupt, "claims \(shape) elements, far more than a \(fileSize)-byte file can hold",
                        fix: "the file is truncated or damaged; copy it again from its source")
         }
@@ -132,7 +134,7 @@ public final class H5Dataset: @unchecked Sendable {
     public func readDoubles() throws -> [Double] { try read(tsr_t_native_double(), as: Double.self) }
     public func readInt64s() throws -> [Int64] {
         if isBoolEnum { return try readBools().map { $0 ? 1 : 0 } }
-        if isFloat { return try readDoubles().map { $0.isFinite ? Int64(clamping: Int($0)) : 0 } }
+        if isFloat { return try readDoubles().map { Int64(saturating: $0) } }
         return try read(tsr_t_native_int64(), as: Int64.self)
     }
 

@@ -32,8 +32,8 @@ func hdf5ErrorMessage() -> String {
 public final class H5File: @unchecked Sendable {
     public let id: hid_t
     public let path: String
-    /// String datasets the HDF5 probe already decoded (path → values); readers use them instead of
-    /// decoding the same global-heap strings a second time.
+    /// String datasets the HDF5 probe decoded through libhdf5 (those GlobalHeapStrings cannot read),
+    /// path → values; readers use them instead of decoding the same strings a second time.
     var probedStrings: [String: [String]] = [:]
     /// Large arrays the probe's extents let us start reading early.
     var prefetch: ProbePrefetch?
@@ -42,23 +42,18 @@ public final class H5File: @unchecked Sendable {
 
     /// Opens an existing file read-only, or throws an `ImportError` that says why not.
     public static func open(_ path: String, probe: Bool = true) throws -> H5File {
-        var probed = HDF5Probe.Result()
-        if probe {
-            // Existence and signature first (cheap, clear errors), then the crash-isolated structure walk.
-            try checkSignature(path)
-            probed = try HDF5Probe.verify(path)
-        }
+        // Existence and signature first (cheap, clear errors), then the crash-isolated structure walk.
+        try checkSignature(path)
+        let probed = probe ? try HDF5Probe.verify(path) : HDF5Probe.Result()
         return try withHDF5 {
-            tsr_silence_errors()
             LZFFilter.register
-            try checkSignature(path)
             let fid = H5Fopen(path, tsr_f_acc_rdonly(), tsr_p_default())
             if fid < 0 {
                 let msg = hdf5ErrorMessage()
                 throw H5File.openError(path: path, message: msg)
             }
             let f = H5File(id: fid, path: path)
-            try f.checkMetadata()
+            if !probed.verified { try f.checkMetadata() }   // the probe child already walked every header
             f.probedStrings = probed.strings
             f.prefetch = probed.prefetch
             return f
@@ -105,7 +100,7 @@ public final class H5File: @unchecked Sendable {
         if lower.contains("version") && (lower.contains("superblock") || lower.contains("bad") || lower.contains("unknown")) {
             return ImportError(.unsupported, file: path, field: "superblock",
                                problem: "the file uses an HDF5 format version this build's libhdf5 (\(H5File.libraryVersion)) cannot read (\(message))",
-                               fix: "rewrite it without libver='latest', e.g. in Python: h5py.File(path, 'r') then anndata.write_h5ad with default settings, or h5repack -l CONTI file out")
+                               fix: "rewrite it in the default (oldest compatible) format: in Python, anndata.read_h5ad(path).write_h5ad(out)")
         }
         return ImportError(.corrupt, file: path, field: "", problem: "HDF5 cannot open the file: \(message.isEmpty ? "unknown error" : message)",
                            fix: "the file is damaged or truncated; copy it again from its source")

@@ -177,7 +177,7 @@ enum H5Attributes {
             if cls == H5T_INTEGER || cls == H5T_FLOAT {
                 var v = [Double](repeating: 0, count: n)
                 guard n == 0 || H5Aread(attr, tsr_t_native_double(), &v) >= 0 else { _ = hdf5ErrorMessage(); return nil }
-                return cls == H5T_INTEGER ? v.map { String(Int64($0)) } : (n == 0 ? [] : v.map { String($0) })
+                return cls == H5T_INTEGER ? v.map { String(Int64(saturating: $0)) } : (n == 0 ? [] : v.map { String($0) })
             }
             guard cls == H5T_STRING else { return nil }
             if n == 0 { return [] }

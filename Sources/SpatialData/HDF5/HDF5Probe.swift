@@ -34,6 +34,8 @@ public enum HDF5Probe {
     struct Result {
         var strings: [String: [String]] = [:]
         var prefetch: ProbePrefetch? = nil
+        /// True when a child walked the file (false when no probe executable is available).
+        var verified = false
     }
 
     /// Runs the probe on `path` in a child process; throws `.corrupt` when it crashes or hangs, or the
@@ -83,7 +85,7 @@ public enum HDF5Probe {
             throw ImportError(.corrupt, file: path, field: "", problem: "the structure check failed (exit status \(p.terminationStatus))",
                               fix: "the file is damaged; copy it again from its source")
         }
-        return Result(strings: outcome.strings, prefetch: prefetch)
+        return Result(strings: outcome.strings, prefetch: prefetch, verified: true)
     }
 
     /// The child side: walks the file, streaming extents, decoded strings and the verdict to `out`.

@@ -154,3 +154,10 @@ public struct ObsTable: Sendable, Equatable {
         return t
     }
 }
+
+extension Int64 {
+    /// The nearest Int64 to `d`, saturating at the type's bounds; NaN becomes 0 (no trap on bad input).
+    init(saturating d: Double) {
+        if d.isNaN { self = 0 } else if d >= 9.223372036854775e18 { self = .max } else if d <= -9.223372036854775e18 { self = .min } else { self = Int64(d) }
+    }
+}

@@ -80,7 +80,8 @@ public enum VisiumReader {
             guard FileManager.default.fileExists(atPath: path) else { continue }
             let (w, h) = try PNGFile.size(path)
             metadata["visium.\(res)_image"] = "\(w)x\(h)"
-            if let f = metadata["visium.\(key)"].flatMap(Double.init), let mx = c.x.max(), let my = c.y.max() {
+            if let f = metadata["visium.\(key)"].flatMap(Double.init), let mx = c.x.max(), let my = c.y.max(),
+               (mx * f).isFinite, (my * f).isFinite {
                 let inside = mx * f <= Double(w) * 1.02 && my * f <= Double(h) * 1.02
                 metadata["visium.\(res)_image_spots_inside"] = inside ? "yes" : "no: spots reach \(Int(mx * f))x\(Int(my * f)) px, the image is \(w)x\(h); scale factors and image may not belong together"
             }

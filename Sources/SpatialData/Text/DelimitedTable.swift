@@ -131,10 +131,11 @@ public struct DelimitedTable: Sendable {
         var out = [Double](); out.reserveCapacity(rows.count)
         for r in rows.indices {
             let s = try field(r, c)
-            if let v = Double(s.trimmingCharacters(in: .whitespaces)) { out.append(v); continue }
+            // Infinite values ("inf", "1e999") are never a measurement: refuse them here, at their line.
+            if let v = Double(s.trimmingCharacters(in: .whitespaces)), !v.isInfinite || allowMissing { out.append(v.isInfinite ? .nan : v); continue }
             if allowMissing && ["", "na", "nan", "null"].contains(s.lowercased()) { out.append(.nan); continue }
             throw ImportError(.invalidValue, file: file, field: header.map { c < $0.count ? $0[c] : "column \(c + 1)" } ?? "column \(c + 1)",
-                              row: firstLine + r, problem: "'\(s.prefix(40))' is not a number",
+                              row: firstLine + r, problem: "'\(s.prefix(40))' is not a finite number",
                               fix: "this column must be numeric; check the export or the column mapping")
         }
         return out

@@ -159,15 +159,15 @@ enum H5ADFrameReader {
                 if m.name == "index" { index = v } else { table[m.name] = .categorical(Categorical(labels: v)) }
             } else if m.typeClass == H5T_INTEGER || m.typeClass == H5T_FLOAT || m.typeClass == H5T_ENUM {
                 let v = try H5Strings.readCompoundNumbers(d, member: m.name)
-                if m.name == "index" { index = v.map { String(Int64($0)) }; continue }
+                if m.name == "index" { index = v.map { String(Int64(saturating: $0)) }; continue }
                 if let uns, uns.kind(of: "\(m.name)_categories") == .dataset {
                     let cats = try uns.dataset("\(m.name)_categories").readStrings()
-                    let codes = v.map { Int32(clamping: Int($0)) }
+                    let codes = v.map { Int32(clamping: Int64(saturating: $0)) }
                     table[m.name] = .categorical(try checkedCategorical(codes, cats, ordered: false, file: file, field: "\(d.path)/\(m.name)"))
                 } else if m.typeClass == H5T_ENUM && m.size == 1 {
                     table[m.name] = .bool(v.map { $0 != 0 })
                 } else if m.typeClass == H5T_INTEGER {
-                    table[m.name] = .int(v.map { Int64($0) })
+                    table[m.name] = .int(v.map { Int64(saturating: $0) })
                 } else {
                     table[m.name] = .float(v)
                 }
