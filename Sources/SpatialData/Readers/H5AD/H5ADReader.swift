@@ -73,8 +73,7 @@ public enum H5ADReader {
         }
         let useRaw = element != nil && element == rawX
         let varName = useRaw ? (rawVar ?? "raw/var") : "var"
-        let varParent = root
-        let varFrame = try H5ADFrameReader.read(varParent, varName, expected: nil, legacyCategories: uns)
+        let varFrame = try H5ADFrameReader.read(root, varName, expected: nil, legacyCategories: uns)
         let nGenes = varFrame.index.count
 
         var counts: CSRMatrix
