@@ -7,7 +7,7 @@ struct Tessera: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Tessera: a spatial-transcriptomics workbench.",
-        subcommands: [Inspect.self, Convert.self, Simulate.self, Demo.self, H5Probe.self])
+        subcommands: [Inspect.self, Convert.self, Genes.self, Simulate.self, Demo.self, H5Probe.self])
 }
 
 /// Exit status for input the user must fix (as opposed to a crash or a usage error).

@@ -43,6 +43,17 @@ struct CLITests {
         #expect(r.err.split(separator: "\n").count == 1)
     }
 
+    @Test func geneOverlapOfASimulatedPanel() throws {
+        let dir = TestEnv.tempDir()
+        let sim = try tessera(["simulate", "--cells", "1000", "--genes", "200", "--fovs", "2", "--out", dir])
+        #expect(sim.status == 0, "\(sim.err)")
+        // Seen from the reference, exactly the 20 held-out genes (10%) are missing from the panel.
+        let r = try tessera(["genes", "overlap", dir + "/reference.h5ad", dir + "/spatial.h5ad", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let report = try JSONDecoder().decode(GeneOverlapReport.self, from: Data(r.out.utf8))
+        #expect(report.panelGeneCount == 200 && report.matchedCount == 180 && report.missing.count == 20)
+    }
+
     @Test func convertWritesWhatAnndataCanRead() throws {
         let out = TestEnv.tempDir() + "/cosmx.h5ad"
         let r = try tessera(["convert", TestEnv.data("giotto-mini/CosMx/Raw/Lung12_tx_file.csv"), out])
