@@ -126,6 +126,20 @@ import Tensor
         #expect(out.trimmingCharacters(in: .whitespacesAndNewlines) == want)
     }
 
+    @Test func awkwardColumnNamesBecomeValidElements() throws {
+        var d = Self.sample()
+        d.obs["area/um2"] = .float([1, 2, 3, 4])
+        d.obs[""] = .int([1, 2, 3, 4])
+        d.obs["_index"] = .string(["a", "b", "c", "d"])
+        d.obs["area_um2"] = .int([5, 6, 7, 8])
+        let path = TestEnv.tempDir() + "/names.h5ad"
+        try H5ADWriter.write(d, to: path)
+        let r = try H5ADReader.read(path: path)
+        #expect(r.obs["area_um2"] == .float([1, 2, 3, 4]) && r.obs["area_um2_2"] == .int([5, 6, 7, 8]))
+        #expect(r.obs.names.contains { $0.hasPrefix("column_") } && r.cellIDs == d.cellIDs)
+        #expect(H5ADWriter.elementNames(["a/b", "a_b", "", "_index"]) == ["a_b", "a_b_2", "column_3", "column_4"])
+    }
+
     @Test func failedWriteLeavesNothing() throws {
         var d = Self.sample()
         d.cellIDs[1] = "c1"   // duplicate id: validation refuses before any byte is written

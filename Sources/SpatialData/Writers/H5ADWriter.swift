@@ -93,12 +93,27 @@ public enum H5ADWriter {
 
     /// Writes a dataframe 0.2.0 group.
     static func writeFrame(_ root: H5Group, _ name: String, index: [String], columns: ObsTable) throws {
+        let names = elementNames(columns.names)
         let g = try root.createGroup(name, attributes: [
-            ("_index", .string("_index")), ("column-order", .strings(columns.names)),
+            ("_index", .string("_index")), ("column-order", .strings(names)),
             ("encoding-type", .string("dataframe")), ("encoding-version", .string("0.2.0")),
         ])
         try g.writeStrings("_index", index, attributes: stringArray)
-        for (c, v) in columns.columns { try writeColumn(g, c, v) }
+        for ((_, v), n) in zip(columns.columns, names) { try writeColumn(g, n, v) }
+    }
+
+    /// Column names as HDF5 element names: "/" would nest groups (anndata refuses such keys), "" and "."
+    /// are not names, and `_index` is the index itself; each is replaced, keeping names unique.
+    static func elementNames(_ names: [String]) -> [String] {
+        var used = Set<String>(["_index"]), out: [String] = []
+        for n in names {
+            var base = n.replacingOccurrences(of: "/", with: "_")
+            if base.isEmpty || base == "." || base == "_index" { base = "column_\(out.count + 1)" }
+            var name = base, k = 2
+            while used.contains(name) { name = "\(base)_\(k)"; k += 1 }
+            used.insert(name); out.append(name)
+        }
+        return out
     }
 
     static func writeColumn(_ g: H5Group, _ c: String, _ v: ObsValues) throws {
