@@ -7,7 +7,7 @@ struct TesseraBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera-bench",
         abstract: "Benchmarks that run the peer tool in the same invocation, on the same data, and print ours | peer | ratio.",
-        subcommands: [ImportBench.self, ReadOnce.self])
+        subcommands: [ImportBench.self, SimulateBench.self, ReadOnce.self])
 }
 
 /// Peak resident memory of this process so far (VmHWM), in bytes.
@@ -26,7 +26,7 @@ func loadAverage() -> String {
 }
 
 /// Runs a command, returns its stdout; throws with its stderr when it fails.
-func run(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> String {
+func runProcess(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = args

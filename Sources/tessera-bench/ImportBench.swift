@@ -43,11 +43,11 @@ struct ImportBench: ParsableCommand {
             // Alternate the order so page-cache warmth and background load fall on both sides alike.
             for side in (i % 2 == 0 ? [0, 1] : [1, 0]) {
                 if side == 0 {
-                    let f = try TesseraBench_run(me, ["read-once", file]).split(separator: " ").map(String.init)
+                    let f = try runProcess(me, ["read-once", file]).split(separator: " ").map(String.init)
                     ours.append((Double(f[0])!, Double(f[1])!)); csrBytes = Double(f[2])!; nnz = Double(f[3])!
                     checks.append("ours nnz=\(f[3]) sum=\(f[4])")
                 } else {
-                    let f = try TesseraBench_run(python, ["-c", peer, file]).split(separator: " ").map(String.init)
+                    let f = try runProcess(python, ["-c", peer, file]).split(separator: " ").map(String.init)
                     theirs.append((Double(f[0])!, Double(f[1])!))
                     checks.append("anndata nnz=\(f[2]) sum=\(f[5].trimmingCharacters(in: .whitespacesAndNewlines))")
                 }
@@ -69,7 +69,6 @@ struct ImportBench: ParsableCommand {
     }
 }
 
-func TesseraBench_run(_ exe: String, _ args: [String]) throws -> String { try run(exe, args) }
 
 /// Internal: read one file with our reader in this fresh process; prints seconds, peak RSS, CSR bytes, nnz, sum.
 struct ReadOnce: ParsableCommand {

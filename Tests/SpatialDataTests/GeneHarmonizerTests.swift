@@ -17,7 +17,7 @@ private func dense(_ m: CSRMatrix) -> [[Float]] {
     (0..<m.rows).map { r in (0..<m.cols).map { m[r, $0] } }
 }
 
-private let pairFolder = "../shared/data/osmfish-tissue-pair"
+private let pairFolder = TestEnv.data("osmfish-tissue-pair")
 
 @Suite struct GeneHarmonizerTests {
     @Test func ensemblIDsAndVersions() {
@@ -119,19 +119,15 @@ private let pairFolder = "../shared/data/osmfish-tissue-pair"
         #expect(back.missing == t.heldOutGenes)
     }
 
-    @Test func osmFISHPairSharesItsPanel() throws {
+    @Test(.enabled(if: TestEnv.hasSharedData, "needs ../shared/data beside the checkout"))
+    func osmFISHPairSharesItsPanel() throws {
         let spatialPath = pairFolder + "/Spatial_count.txt", scrnaPath = pairFolder + "/scRNA_count.txt"
-        guard FileManager.default.fileExists(atPath: spatialPath), FileManager.default.fileExists(atPath: scrnaPath) else {
-            print("skipped: \(pairFolder) is absent (the shared data folder is not mounted)")
-            return
-        }
         let spatial = try DelimitedTable(path: spatialPath)       // genes are the header (cells x genes)
         let scrna = try DelimitedTable(path: scrnaPath)           // genes are the first column (genes x cells)
         let panel = try #require(spatial.header), referenceGenes = try scrna.strings(0)
         #expect(panel.count == 33 && referenceGenes.count == 33)
         let r = GeneHarmonizer.overlap(panelSymbols: panel, referenceSymbols: referenceGenes,
                                        panelName: "osmFISH", referenceName: "Allen scRNA")
-        print(r)
         #expect(r.matchedCount == 33 && r.fractionMatched == 1 && r.missing.isEmpty && r.exactCount == 33)
         #expect(r.panelDuplicates.isEmpty && r.referenceDuplicates.isEmpty)
         #expect(r.panelIndex.map { panel[$0] } == r.referenceIndex.map { referenceGenes[$0] })

@@ -6,7 +6,6 @@ import Tensor
 /// One tiny tissue shared by the tests that only read it (simulated once, lazily).
 private let tiny = TissueSimulator.simulate(.tiny)
 
-private let slow = ProcessInfo.processInfo.environment["TESSERA_SLOW"] == "1"
 
 /// Codes of a categorical obs column.
 private func codes(_ d: Dataset, _ column: String) -> [Int32] {
@@ -196,25 +195,5 @@ private func pearson(_ a: [Double], _ b: [Double]) -> Double {
         let rows = Array(0..<500)
         #expect(one.spatial.coordinates == tiny.spatial.selectingCells(rows).coordinates)
         #expect(codes(one.spatial, "domain") == Array(codes(tiny.spatial, "domain")[0..<500]))
-    }
-
-    /// Prints the statistics of the standard preset (20,000 × 2,000) and the 1M × 500 generation time.
-    /// Opt-in (TESSERA_SLOW=1), meant for release builds; nothing here asserts a time.
-    @Test(.enabled(if: slow)) func scaleReport() throws {
-        let clock = ContinuousClock()
-        var standard: SimulatedTissue?
-        let t0 = clock.measure { standard = TissueSimulator.simulate(.standard) }
-        let st = try #require(standard)
-        let lib = st.spatial.counts.rowSums(), fullLib = st.spatialFull.counts.rowSums(), refLib = st.reference.counts.rowSums()
-        func q(_ v: [Double], _ p: Double) -> Double { let s = v.sorted(); return s[min(s.count - 1, Int(p * Double(s.count)))] }
-        print("standard 20k x 2000: \(t0); panel zeros \(1 - st.spatial.counts.density), full zeros \(1 - st.spatialFull.counts.density), reference zeros \(1 - st.reference.counts.density)")
-        print("  panel library mean \(lib.reduce(0, +) / Double(lib.count)) median \(q(lib, 0.5)) p5 \(q(lib, 0.05)) p95 \(q(lib, 0.95)); full mean \(fullLib.reduce(0, +) / Double(fullLib.count)); reference mean \(refLib.reduce(0, +) / Double(refLib.count))")
-        standard = nil
-        var big: SimulatedTissue?
-        let c = SimulationConfig.scaling(cells: 1_000_000, genes: 500)
-        let t1 = clock.measure { big = TissueSimulator.simulate(c) }
-        let b = try #require(big)
-        #expect(b.spatial.cellCount == 1_000_000 && b.spatialFull.geneCount == 500)
-        print("scaling 1,000,000 x 500 (\(c.fovs) FOVs, reference \(c.referenceCells)): \(t1); panel nnz \(b.spatial.counts.nnz) zeros \(1 - b.spatial.counts.density), bytes full+panel \((b.spatialFull.counts.byteSize + b.spatial.counts.byteSize) / 1_000_000) MB")
     }
 }
