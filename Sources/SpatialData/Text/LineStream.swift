@@ -37,8 +37,10 @@ public enum LineStream {
                 start = end + 1
             }
             if eof {
+                // A truncated gzip stream shows only now: report it rather than a cut-off last line.
+                try checkEnd(gz, path)
                 if start < filled { _ = try emit(start, filled) }
-                break
+                return
             }
             // Keep the partial line; grow the buffer when one line fills it.
             if start > 0 { memmove(buf, buf + start, filled - start); filled -= start }
@@ -48,6 +50,9 @@ public enum LineStream {
                 buf.deallocate(); buf = bigger; capacity *= 2
             }
         }
+    }
+
+    static func checkEnd(_ gz: gzFile, _ path: String) throws {
         var errnum: Int32 = 0
         _ = gzerror(gz, &errnum)
         if errnum == Z_BUF_ERROR {
@@ -67,10 +72,20 @@ public enum LineStream {
     /// Splits a comma-separated line into field ranges (quotes excluded; a quoted field may hold commas).
     @inline(__always)
     public static func splitCSV(_ line: UnsafeBufferPointer<UInt8>, into fields: inout [Range<Int>]) {
+        split(line, .comma, into: &fields)
+    }
+
+    /// Splits a line on commas, tabs, or runs of spaces (and tabs), into field ranges; a double-quoted
+    /// field may hold the delimiter (its quotes are excluded from the range).
+    public static func split(_ line: UnsafeBufferPointer<UInt8>, _ d: DelimitedTable.Delimiter, into fields: inout [Range<Int>]) {
         fields.removeAll(keepingCapacity: true)
-        let comma = UInt8(ascii: ","), quote = UInt8(ascii: "\"")
+        let quote = UInt8(ascii: "\""), space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
+        let sep: UInt8 = d == .comma ? UInt8(ascii: ",") : tab
+        let whitespace = d == .whitespace
+        @inline(__always) func isSep(_ b: UInt8) -> Bool { whitespace ? (b == space || b == tab) : b == sep }
         var i = 0
         let n = line.count
+        if whitespace { while i < n && isSep(line[i]) { i += 1 }; if i == n { return } }
         while true {
             if i < n && line[i] == quote {
                 let s = i + 1
@@ -81,15 +96,20 @@ public enum LineStream {
                 }
                 fields.append(s..<min(j, n))
                 i = j + 1
-                while i < n && line[i] != comma { i += 1 }
+                while i < n && !isSep(line[i]) { i += 1 }
             } else {
                 let s = i
-                while i < n && line[i] != comma { i += 1 }
+                while i < n && !isSep(line[i]) { i += 1 }
                 fields.append(s..<i)
             }
             if i >= n { break }
-            i += 1
-            if i == n { fields.append(n..<n); break }
+            if whitespace {
+                while i < n && isSep(line[i]) { i += 1 }
+                if i == n { break }
+            } else {
+                i += 1
+                if i == n { fields.append(n..<n); break }
+            }
         }
     }
 
