@@ -128,9 +128,41 @@ struct MutationTests {
         #expect(valid + errors.values.reduce(0, +) == source.mutations)
     }
 
+    /// The vendor formats with no real sample in ../shared/data (MERSCOPE, CosMx flat files, Xenium),
+    /// from the readers' own test fixtures, through the same mutations.
+    @Test(arguments: ["merscope-counts", "merscope-metadata", "cosmx-expr", "cosmx-meta", "xenium-cells"])
+    func syntheticVendorFilesToo(_ which: String) throws {
+        let dir: String, target: String, read: (String) throws -> Dataset
+        switch which {
+        case "merscope-counts", "merscope-metadata":
+            dir = try MerscopeReaderTests().folder()
+            target = dir + (which == "merscope-counts" ? "/cell_by_gene.csv" : "/cell_metadata.csv")
+            read = { _ in try MerscopeReader.read(folder: dir) }
+        case "cosmx-expr", "cosmx-meta":
+            dir = try CosMxReaderTests().folder()
+            target = dir + (which == "cosmx-expr" ? "/Lung5_Rep1_exprMat_file.csv" : "/Lung5_Rep1_metadata_file.csv")
+            read = { _ in try CosMxReader.read(folder: dir) }
+        default:
+            dir = try XeniumReaderTests().folder()
+            target = try #require(["/cells.csv.gz", "/cells.csv"].map { dir + $0 }.first { FileManager.default.fileExists(atPath: $0) })
+            read = { _ in try XeniumReader.read(folder: dir) }
+        }
+        let original = [UInt8](try Data(contentsOf: URL(fileURLWithPath: target)))
+        let kinds: [Kind] = target.hasSuffix(".gz") ? [.flipAnywhere, .truncate] : [.flipAnywhere, .truncate, .editField, .editField]
+        var rng = SeededRNG(seed: which.utf8.reduce(UInt64(7)) { ($0 ^ UInt64($1)) &* 1099511628211 })
+        var outcomes = 0
+        for k in 0..<60 {
+            try Data(Self.mutate(original, kinds[k % kinds.count], &rng)).write(to: URL(fileURLWithPath: target))
+            do { try read(target).validate(file: target); outcomes += 1 }
+            catch is ImportError { outcomes += 1 }
+            catch { Issue.record("mutation \(k) of \(which) raised a non-ImportError: \(error)") }
+        }
+        #expect(outcomes == 60)
+    }
+
     @Test func totalMutationsAtLeastOneThousand() {
         let total = Self.sources.map(\.mutations).reduce(0, +)
-        print("mutation test: \(total) mutated inputs across \(Self.sources.count) real files")
+        print("mutation test: \(total) mutated inputs across \(Self.sources.count) real files, and 5 x 60 of synthetic MERSCOPE, CosMx and Xenium files")
         #expect(total >= 1_000)
     }
 }
