@@ -31,16 +31,7 @@ public enum CosMxTranscripts {
         var sx = [Double](), sy = [Double](), slx = [Double](), sly = [Double](), sz = [Double](), total = [Double]()
         var controlTotals = [String: [Double]]()
         var unassigned = 0, unassignedByFOV = [String: Int](), transcripts = 0
-        var ranges: [Range<Int>] = []
-        let width = header.count
-        try LineStream.forEach(path) { line, number in
-            if number == 1 || line.isEmpty { return true }
-            LineStream.splitCSV(line, into: &ranges)
-            guard ranges.count == width else {
-                throw ImportError(.shapeMismatch, file: path, field: "line \(number)", row: number,
-                                  problem: "the line has \(ranges.count) fields but the header has \(width)",
-                                  fix: "repair the truncated or malformed line (a stray comma or quote, or a cut-off file)")
-            }
+        try LineStream.forEachRow(path, width: header.count) { line, ranges, number in
             func value(_ c: Int) throws -> Double {
                 guard let v = LineStream.number(line, ranges[c]), v.isFinite else {
                     throw ImportError(.invalidValue, file: path, field: header[c], row: number,
@@ -62,7 +53,7 @@ public enum CosMxTranscripts {
             if let kind = controlKinds[target] ?? VendorTable.controlKind(target) { controlKinds[target] = kind; control = kind }
             else if let g = geneOf[target] { gene = g }
             else { gene = Int32(targets.count); geneOf[target] = gene; targets.append(target) }
-            if Double(cell) == 0 { unassigned += 1; unassignedByFOV[fov, default: 0] += 1; return true }
+            if Double(cell) == 0 { unassigned += 1; unassignedByFOV[fov, default: 0] += 1; return }
             let key = "\(cell)_\(fov)"
             let c: Int
             if let known = cellOf[key] { c = known } else {
@@ -79,7 +70,6 @@ public enum CosMxTranscripts {
             if let xl = xlCol { slx[c] += try value(xl) }
             if let yl = ylCol { sly[c] += try value(yl) }
             if let z = zCol { sz[c] += try value(z) }
-            return true
         }
         guard !cellFOV.isEmpty else {
             throw ImportError(.invalidValue, file: path, field: header[cellCol],

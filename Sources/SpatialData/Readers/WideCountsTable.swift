@@ -40,18 +40,8 @@ struct WideCountsTable {
         lines = []
         sums = sumGroups.map { _ in [] }
         var indptr = [0], indices = [Int32](), values = [Float]()
-        var ranges: [Range<Int>] = []
-        ranges.reserveCapacity(header.count)
-        let width = header.count
         var keys = self.keys, lines = self.lines, sums = self.sums
-        try LineStream.forEach(path) { line, number in
-            if number == 1 || line.isEmpty { return true }
-            LineStream.splitCSV(line, into: &ranges)
-            guard ranges.count == width else {
-                throw ImportError(.shapeMismatch, file: path, field: "line \(number)", row: number,
-                                  problem: "the line has \(ranges.count) fields but the header has \(width)",
-                                  fix: "repair the truncated or malformed line (a stray comma or quote, or a cut-off file)")
-            }
+        try LineStream.forEachRow(path, width: header.count) { line, ranges, number in
             for (k, c) in keyColumns.enumerated() { keys[k].append(LineStream.text(line, ranges[c])) }
             for (j, c) in countColumns.enumerated() {
                 guard let v = LineStream.number(line, ranges[c]) else {
@@ -75,7 +65,6 @@ struct WideCountsTable {
             }
             indptr.append(values.count)
             lines.append(Int32(clamping: number))
-            return true
         }
         self.keys = keys; self.lines = lines; self.sums = sums
         counts = CSRMatrix(rows: lines.count, cols: countColumns.count, indptr: indptr, indices: indices, values: values)

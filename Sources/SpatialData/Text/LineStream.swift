@@ -7,14 +7,8 @@ import Foundation
 public enum LineStream {
     /// Calls `body(line, number)` for every line; the body returns false to stop early.
     public static func forEach(_ path: String, _ body: (UnsafeBufferPointer<UInt8>, Int) throws -> Bool) throws {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ImportError(.unreadable, file: path, field: "", problem: "the file does not exist", fix: "check the path")
-        }
-        guard let gz = gzopen(path, "rb") else {
-            throw ImportError(.unreadable, file: path, field: "", problem: "the file cannot be opened", fix: "check its permissions")
-        }
+        let gz = try TextFile.open(path)
         defer { gzclose(gz) }
-        gzbuffer(gz, 1 << 20)
         var capacity = 4 << 20
         var buf = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
         defer { buf.deallocate() }
@@ -49,6 +43,25 @@ public enum LineStream {
                 bigger.update(from: buf, count: filled)
                 buf.deallocate(); buf = bigger; capacity *= 2
             }
+        }
+    }
+
+    /// Calls `body(line, fields, number)` for every non-blank line after the header line, each split on
+    /// `delimiter`; a line whose field count differs from `width` is an error naming it.
+    public static func forEachRow(_ path: String, _ delimiter: DelimitedTable.Delimiter = .comma, width: Int,
+                                  _ body: (UnsafeBufferPointer<UInt8>, [Range<Int>], Int) throws -> Void) throws {
+        var ranges: [Range<Int>] = []
+        ranges.reserveCapacity(width)
+        try forEach(path) { line, number in
+            if number == 1 || line.isEmpty { return true }
+            split(line, delimiter, into: &ranges)
+            guard ranges.count == width else {
+                throw ImportError(.shapeMismatch, file: path, field: "line \(number)", row: number,
+                                  problem: "the line has \(ranges.count) fields but the header has \(width)",
+                                  fix: "repair the truncated or malformed line (a stray delimiter or quote, or a cut-off file)")
+            }
+            try body(line, ranges, number)
+            return true
         }
     }
 

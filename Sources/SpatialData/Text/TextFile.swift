@@ -5,38 +5,17 @@ import Foundation
 public enum TextFile {
     /// The whole decompressed content of `path`.
     public static func bytes(_ path: String) throws -> [UInt8] {
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw ImportError(.unreadable, file: path, field: "", problem: "the file does not exist", fix: "check the path")
-        }
-        guard let gz = gzopen(path, "rb") else {
-            throw ImportError(.unreadable, file: path, field: "", problem: "the file cannot be opened", fix: "check its permissions")
-        }
+        let gz = try open(path)
         defer { gzclose(gz) }
-        gzbuffer(gz, 1 << 20)
         var out = [UInt8]()
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let n = chunk.withUnsafeMutableBytes { gzread(gz, $0.baseAddress, UInt32($0.count)) }
-            if n < 0 {
-                var errnum: Int32 = 0
-                let msg = gzerror(gz, &errnum).map { String(cString: $0) } ?? "read error"
-                throw ImportError(.corrupt, file: path, field: "", problem: "the compressed stream is damaged (\(msg))",
-                                  fix: "the file is truncated or corrupt; download or copy it again")
-            }
+            if n < 0 { throw LineStream.damaged(gz, path) }
             if n == 0 { break }
             out.append(contentsOf: chunk[0..<Int(n)])
         }
-        // A truncated gzip stream ends without error from gzread in some zlib versions; gzerror tells.
-        var errnum: Int32 = 0
-        _ = gzerror(gz, &errnum)
-        if errnum != Z_OK && errnum != Z_STREAM_END && errnum != Z_BUF_ERROR {
-            throw ImportError(.corrupt, file: path, field: "", problem: "the compressed stream is damaged (zlib error \(errnum))",
-                              fix: "the file is truncated or corrupt; download or copy it again")
-        }
-        if errnum == Z_BUF_ERROR {
-            throw ImportError(.corrupt, file: path, field: "", problem: "the gzip stream ends early (truncated file)",
-                              fix: "the file is truncated; download or copy it again")
-        }
+        try LineStream.checkEnd(gz, path)
         return out
     }
 
@@ -52,6 +31,18 @@ public enum TextFile {
             throw ImportError(.unreadable, file: path, field: "", problem: "the compressed file could not be written completely",
                               fix: "check free disk space and that the folder is writable")
         }
+    }
+
+    /// Opens `path` for gzread (plain files pass through), with errors that say why not.
+    static func open(_ path: String) throws -> gzFile {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw ImportError(.unreadable, file: path, field: "", problem: "the file does not exist", fix: "check the path")
+        }
+        guard let gz = gzopen(path, "rb") else {
+            throw ImportError(.unreadable, file: path, field: "", problem: "the file cannot be opened", fix: "check its permissions")
+        }
+        gzbuffer(gz, 1 << 20)
+        return gz
     }
 
     /// The lines of `path` (LF or CRLF), without terminators; a trailing empty line is dropped.
