@@ -30,14 +30,27 @@ public struct CSRMatrix: Sendable, Equatable {
     /// Bytes held by the three arrays.
     public var byteSize: Int { indptr.count * 8 + indices.count * 4 + values.count * 4 }
 
-    /// Checks the CSR invariants; returns a description of the first violation, or nil when valid.
-    public func structuralProblem() -> String? {
-        if indptr.count != rows + 1 { return "indptr has \(indptr.count) entries, expected rows + 1 = \(rows + 1)" }
-        if indices.count != values.count { return "indices has \(indices.count) entries but data has \(values.count)" }
-        if indptr.first != 0 { return "indptr[0] is \(indptr.first ?? -1), expected 0" }
-        if indptr.last != values.count { return "indptr[last] is \(indptr.last ?? -1), expected nnz = \(values.count)" }
+    /// A broken CSR invariant: which array, the row at fault when there is one, and what is wrong.
+    public struct Problem: Sendable, Equatable, CustomStringConvertible {
+        public var array: String      // "indptr", "indices" or "data"
+        public var row: Int?
+        public var message: String
+        public var description: String { message }
+    }
+
+    /// Checks the CSR invariants; returns the first violation, or nil when valid.
+    public func structuralProblem() -> Problem? {
+        if indptr.count != rows + 1 {
+            return Problem(array: "indptr", row: nil, message: "indptr has \(indptr.count) entries but the matrix has \(rows) rows, so it needs \(rows + 1)")
+        }
+        if indices.count != values.count {
+            return Problem(array: "indices", row: nil, message: "indices has \(indices.count) entries but data has \(values.count)")
+        }
+        if indptr.first != 0 || indptr.last != values.count {
+            return Problem(array: "indptr", row: nil, message: "indptr runs from \(indptr.first ?? -1) to \(indptr.last ?? -1) but there are \(values.count) stored values")
+        }
         for r in 0..<rows where indptr[r] > indptr[r + 1] {
-            return "indptr decreases at row \(r) (\(indptr[r]) > \(indptr[r + 1]))"
+            return Problem(array: "indptr", row: r, message: "indptr decreases at row \(r) (\(indptr[r]) then \(indptr[r + 1]))")
         }
         let c = Int32(clamping: cols)
         // min/max first (vectorised); the search for the offending entry only runs when one exists.
@@ -48,7 +61,7 @@ public struct CSRMatrix: Sendable, Equatable {
         }
         if (lo < 0 || hi >= c) && nnz > 0, let bad = indices.firstIndex(where: { $0 < 0 || $0 >= c }) {
             let row = rowOf(entry: bad)
-            return "column index \(indices[bad]) at entry \(bad) (row \(row)) is outside 0..<\(cols)"
+            return Problem(array: "indices", row: row, message: "column index \(indices[bad]) at entry \(bad) (row \(row)) is outside 0..<\(cols)")
         }
         return nil
     }

@@ -63,7 +63,7 @@ import Tensor
         let path = try damaged { root in
             let x = try root.group("X"); try x.delete("indptr"); try x.writeInt64s("indptr", [0, 2, 5])
         }
-        expectError(path, .shapeMismatch, field: "X/indptr", mentions: "needs 5")
+        expectError(path, .shapeMismatch, field: "X/indptr", mentions: "so it needs 5")
     }
 
     @Test func indptrDecreasing() throws {

@@ -42,7 +42,7 @@ public final class H5Group: @unchecked Sendable {
 
     public func has(_ name: String) -> Bool { kind(of: name) != nil }
 
-    /// Names of the direct children, in creation or name order.
+    /// Names of the direct children, in name order.
     public func children() -> [String] {
         withHDF5 {
             var info = H5G_info_t()

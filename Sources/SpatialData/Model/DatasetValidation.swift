@@ -8,7 +8,7 @@ extension Dataset {
     public func validate(file: String, countsField: String = "X", cellIDsChecked: Bool = false) throws {
         let n = counts.rows, g = counts.cols
         if let p = counts.structuralProblem() {
-            throw ImportError(.shapeMismatch, file: file, field: countsField, problem: "the sparse matrix is inconsistent: \(p)",
+            throw ImportError(.shapeMismatch, file: file, field: countsField, row: p.row, problem: "the sparse matrix is inconsistent: \(p)",
                               fix: "re-export the matrix; its indptr/indices/data arrays do not describe a \(n) x \(g) matrix")
         }
         try checkLength(cellIDs.count, n, "cell ids (obs index)", file)
