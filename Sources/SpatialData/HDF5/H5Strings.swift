@@ -15,25 +15,34 @@ enum H5Strings {
         return out
     }
 
+    /// Reads a variable-length string dataset through libhdf5 and hands `body` the C strings (nil for
+    /// a null entry); libhdf5's buffers are reclaimed afterwards. The file's character set is kept.
+    static func withVariableStrings<R>(_ d: H5Dataset, _ body: ([UnsafeMutablePointer<CChar>?]) -> R) throws -> R {
+        let n = d.count
+        let mem = H5Tcopy(tsr_t_c_s1()); defer { H5Tclose(mem) }
+        H5Tset_cset(mem, H5Tget_cset(d.fileType))
+        H5Tset_size(mem, tsr_t_variable())
+        var ptrs = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
+        guard n == 0 || H5Dread(d.id, mem, tsr_s_all(), tsr_s_all(), tsr_p_default(), &ptrs) >= 0 else {
+            throw d.fail(.corrupt, "its strings cannot be read (\(hdf5ErrorMessage()))", fix: "the file is damaged; copy it again from its source")
+        }
+        let out = body(ptrs)
+        let space = H5Dget_space(d.id); defer { H5Sclose(space) }
+        if n > 0 { H5Dvlen_reclaim(mem, space, tsr_p_default(), &ptrs) }
+        return out
+    }
+
     /// Reads a whole string dataset, variable or fixed length.
     static func read(dataset d: H5Dataset) throws -> [String] {
         let n = d.count
         if n == 0 { return [] }
-        let mem = H5Tcopy(tsr_t_c_s1()); defer { H5Tclose(mem) }
-        H5Tset_cset(mem, H5Tget_cset(d.fileType))
         if H5Tis_variable_str(d.fileType) > 0 {
-            H5Tset_size(mem, tsr_t_variable())
-            var ptrs = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
-            guard H5Dread(d.id, mem, tsr_s_all(), tsr_s_all(), tsr_p_default(), &ptrs) >= 0 else {
-                throw d.fail(.corrupt, "its strings cannot be read (\(hdf5ErrorMessage()))", fix: "the file is damaged; copy it again from its source")
-            }
-            let out = ptrs.map { p in p.map { String(cString: $0) } ?? "" }
-            let space = H5Dget_space(d.id); defer { H5Sclose(space) }
-            H5Dvlen_reclaim(mem, space, tsr_p_default(), &ptrs)
-            return out
+            return try withVariableStrings(d) { ptrs in ptrs.map { p in p.map { String(cString: $0) } ?? "" } }
         }
         let size = H5Tget_size(d.fileType)
         guard size > 0 && size < 1 << 20 else { throw d.fail(.corrupt, "has an implausible string size \(size)", fix: "the file is damaged") }
+        let mem = H5Tcopy(tsr_t_c_s1()); defer { H5Tclose(mem) }
+        H5Tset_cset(mem, H5Tget_cset(d.fileType))
         H5Tset_size(mem, size)
         H5Tset_strpad(mem, H5T_STR_NULLPAD)
         var bytes = [UInt8](repeating: 0, count: n * size)
@@ -46,20 +55,14 @@ enum H5Strings {
     /// Reads a variable-length string dataset as NUL-terminated strings back to back, without building
     /// Swift strings (the HDF5 probe hands these bytes to the reading process).
     static func readVariableBytes(_ d: H5Dataset) throws -> [UInt8] {
-        let n = d.count
-        let mem = H5Group.vlenStringType(); defer { H5Tclose(mem) }
-        var ptrs = [UnsafeMutablePointer<CChar>?](repeating: nil, count: n)
-        guard n == 0 || H5Dread(d.id, mem, tsr_s_all(), tsr_s_all(), tsr_p_default(), &ptrs) >= 0 else {
-            throw d.fail(.corrupt, "its strings cannot be read (\(hdf5ErrorMessage()))", fix: "the file is damaged; copy it again from its source")
+        try withVariableStrings(d) { ptrs in
+            var out = [UInt8](); out.reserveCapacity(ptrs.count * 16)
+            for p in ptrs {
+                if let p { out.append(contentsOf: UnsafeRawBufferPointer(start: p, count: strlen(p))) }
+                out.append(0)
+            }
+            return out
         }
-        var out = [UInt8](); out.reserveCapacity(n * 16)
-        for p in ptrs {
-            if let p { out.append(contentsOf: UnsafeRawBufferPointer(start: p, count: strlen(p))) }
-            out.append(0)
-        }
-        let space = H5Dget_space(d.id); defer { H5Sclose(space) }
-        H5Dvlen_reclaim(mem, space, tsr_p_default(), &ptrs)
-        return out
     }
 
     /// The member names and classes of a compound dataset (pre-0.7 anndata obs/var tables).
