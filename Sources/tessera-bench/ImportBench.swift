@@ -14,6 +14,18 @@ struct ImportBench: ParsableCommand {
     @Option(help: "Folder for the simulated file (kept between runs).") var data = "bench-data"
     @Option(help: "Python with anndata (the peer venv from ../shared/bench/README.md).") var python = ".venv-bench/bin/python"
 
+    func validate() throws {
+        guard repeats > 0, cells > 0, genes > 0 else { throw ValidationError("--repeats, --cells and --genes must be positive") }
+    }
+
+    /// The last line of a child's output as `count` numbers, or an error quoting it.
+    func numbers(_ output: String, count: Int, from who: String) throws -> [Double] {
+        let last = output.split(separator: "\n").last.map(String.init) ?? ""
+        let v = last.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+        guard v.count == count else { throw ValidationError("\(who) printed '\(last.prefix(200))', expected \(count) numbers") }
+        return v
+    }
+
     func run() throws {
         try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
         let file = (data as NSString).appendingPathComponent("import-v2-\(cells)x\(genes).h5ad")
@@ -49,13 +61,13 @@ struct ImportBench: ParsableCommand {
             // Alternate the order so page-cache warmth and background load fall on both sides alike.
             for side in (i % 2 == 0 ? [0, 1] : [1, 0]) {
                 if side == 0 {
-                    let f = try runProcess(me, ["read-once", file]).split(separator: " ").map(String.init)
-                    ours.append((Double(f[0])!, Double(f[1])!)); csrBytes = Double(f[2])!; nnz = Double(f[3])!
-                    checks.append("ours nnz=\(f[3]) sum=\(f[4])")
+                    let f = try numbers(runProcess(me, ["read-once", file]), count: 5, from: "read-once")
+                    ours.append((f[0], f[1])); csrBytes = f[2]; nnz = f[3]
+                    checks.append(String(format: "ours nnz=%.0f sum=%.0f", f[3], f[4]))
                 } else {
-                    let f = try runProcess(python, ["-c", peer, file]).split(separator: " ").map(String.init)
-                    theirs.append((Double(f[0])!, Double(f[1])!))
-                    checks.append("anndata nnz=\(f[2]) sum=\(f[5].trimmingCharacters(in: .whitespacesAndNewlines))")
+                    let f = try numbers(runProcess(python, ["-c", peer, file]), count: 6, from: "anndata")
+                    theirs.append((f[0], f[1]))
+                    checks.append(String(format: "anndata nnz=%.0f sum=%.0f", f[2], f[5]))
                 }
             }
         }
