@@ -11,10 +11,7 @@ struct Convert: ParsableCommand {
 
     func run() throws {
         let d = try readDataset(input, options: read.readerOptions)
-        do { try H5ADWriter.write(d, to: output) } catch let e as ImportError {
-            FileHandle.standardError.write(Data("error: \(e)\n".utf8))
-            throw ExitCode(badInputExit)
-        }
+        try writeH5AD(d, to: output)
         print("wrote \(output): \(d.cellCount) cells x \(d.geneCount) genes")
     }
 }

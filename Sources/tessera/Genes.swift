@@ -38,9 +38,7 @@ struct Genes: ParsableCommand {
                                : "\(d.name): \(dups.count) names repeat:\n" + dups.map { "  \($0.names.joined(separator: ", ")) (columns \($0.indices.map(String.init).joined(separator: ", ")))" }.joined(separator: "\n"))
             if let merged {
                 let m = GeneHarmonizer.mergingDuplicates(d).dataset
-                do { try H5ADWriter.write(m, to: merged) } catch let e as ImportError {
-                    FileHandle.standardError.write(Data("error: \(e)\n".utf8)); throw ExitCode(badInputExit)
-                }
+                try writeH5AD(m, to: merged)
                 print("wrote \(merged): \(m.geneCount) genes")
             }
         }

@@ -27,7 +27,7 @@ func writeSimulation(_ config: SimulationConfig, to folder: String) throws -> Si
     let t = TissueSimulator.simulate(config)
     for (name, d) in [("spatial", t.spatial), ("spatial_full", t.spatialFull), ("reference", t.reference)] {
         let path = (folder as NSString).appendingPathComponent("\(name).h5ad")
-        try H5ADWriter.write(d, to: path)
+        try writeH5AD(d, to: path)
         print("wrote \(path): \(d.cellCount) cells x \(d.geneCount) genes")
     }
     print("held-out panel genes (\(t.heldOutGenes.count)): \(t.heldOutGenes.prefix(8).joined(separator: ", "))\(t.heldOutGenes.count > 8 ? ", ..." : "")")

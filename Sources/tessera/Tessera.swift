@@ -42,12 +42,22 @@ struct ReadOptions: ParsableArguments {
     }
 }
 
-/// Reads one dataset, turning typed import errors into a message on stderr and exit status 3.
-func readDataset(_ path: String, options: DatasetReader.Options = .init()) throws -> Dataset {
+/// Runs `body`, turning a typed import error into one line on stderr and exit status 3.
+func reportingImportErrors<T>(_ body: () throws -> T) throws -> T {
     do {
-        return try DatasetReader.read(path: path, options: options)
+        return try body()
     } catch let e as ImportError {
         FileHandle.standardError.write(Data("error: \(e)\n".utf8))
         throw ExitCode(badInputExit)
     }
+}
+
+/// Reads one dataset; bad input ends the command with its error and exit status 3.
+func readDataset(_ path: String, options: DatasetReader.Options = .init()) throws -> Dataset {
+    try reportingImportErrors { try DatasetReader.read(path: path, options: options) }
+}
+
+/// Writes an h5ad; a failed write ends the command with its error and exit status 3.
+func writeH5AD(_ d: Dataset, to path: String) throws {
+    try reportingImportErrors { try H5ADWriter.write(d, to: path) }
 }
