@@ -81,30 +81,22 @@ struct DelimitedCellTable {
     }
 
     /// Numbers of column c; the first non-number is an error naming the column and line.
-    func numbers(_ c: Int) throws -> [Double] {
-        try table.rows.enumerated().map { r, row in
-            let s = c < row.count ? row[c].trimmingCharacters(in: .whitespaces) : ""
-            guard let v = Double(s) else {
-                throw ImportError(.invalidValue, file: file, field: names[c].isEmpty ? "column \(c + 1)" : names[c], row: line(r),
-                                  problem: "'\(s.prefix(40))' is not a number", fix: "this column must be numeric; check the export or the column mapping")
-            }
-            return v
-        }
-    }
+    func numbers(_ c: Int) throws -> [Double] { try table.numbers(c) }
 
     /// Ids of the cells, when the table has an id column; repeats are an error.
-    func ids() throws -> [String]? {
+    func ids() throws -> [String]? { try idIndex()?.ids }
+
+    /// The ids and their rows; nil without an id column.
+    private func idIndex() throws -> (ids: [String], index: [String: Int], field: String)? {
         guard let c = idColumn else { return nil }
-        let v = strings(c)
-        _ = try VendorTable.index(v, file: file, field: names[c].isEmpty ? "row names" : names[c], lines: line)
-        return v
+        let v = strings(c), field = names[c].isEmpty ? "row names" : names[c]
+        return (v, try VendorTable.index(v, file: file, field: field, lines: line), field)
     }
 
     /// Table rows for each cell: by id when both sides have ids, otherwise by order (lengths must agree).
     func rows(for cellIDs: [String], idsAreReal: Bool, source: String) throws -> [Int] {
-        if idsAreReal, let mine = try ids() {
-            let index = try VendorTable.index(mine, file: file, field: names[idColumn ?? 0], lines: line)
-            return try VendorTable.join(cellIDs, in: index, file: file, field: names[idColumn ?? 0].isEmpty ? "row names" : names[idColumn ?? 0], from: source)
+        if idsAreReal, let id = try idIndex() {
+            return try VendorTable.join(cellIDs, in: id.index, file: file, field: id.field, from: source)
         }
         guard rowCount == cellIDs.count else {
             throw ImportError(.shapeMismatch, file: file, field: "rows",
