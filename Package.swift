@@ -22,6 +22,7 @@ let package = Package(
 
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "SpatialData", dependencies: ["Tensor", "CHDF5", "CPNG", "CZlib"]),
+        .target(name: "CellLM", dependencies: ["Tensor"]),
 
         .executableTarget(name: "tessera", dependencies: [
             "SpatialData",
@@ -33,6 +34,7 @@ let package = Package(
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "CellLMTests", dependencies: ["CellLM", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SpatialDataTests", dependencies: ["SpatialData", "Tensor"]),
     ]
 )

@@ -1,0 +1,216 @@
+import Foundation
+import Tensor
+
+/// Non-causal Flow-Attention (Wu et al. 2022) exactly as CellPLM's `Flow_Attention` (cellplm.md §3.3): sigmoid
+/// feature maps, ε = 1e-6 added to both operands of every dot product, the conserved source clamped to
+/// [−1, 1], an N-scaled softmax competition over cells and a sigmoid allocation. Cost and memory are linear in
+/// the number of cells N: per head two dh×dh reductions and N-long vectors.
+///
+/// Layout: `qkv` is N×3d with columns [q | k | v], head h owning columns h·dh..<(h+1)·dh of each block.
+/// The forward replaces q and k by σ(q), σ(k) in place (the backward needs only the sigmoid outputs).
+public enum FlowAttention {
+    public static let eps: Float = 1e-6
+
+    /// Per-head state saved by the forward for the backward.
+    public final class Saved {
+        public let inc = Buffer(), outgoing = Buffer(), alloc = Buffer(), comp = Buffer(), coRaw = Buffer()
+        public let kSum = Buffer(), qSum = Buffer(), kOut = Buffer(), qIn = Buffer(), kv = Buffer()
+        /// Scratch: N×d for the forward, 3 × N×d for the backward.
+        public let scratch = Buffer()
+        public init() {}
+
+        func prepare(n: Int, heads: Int, dh: Int) {
+            for b in [inc, outgoing, alloc, comp, coRaw] { b.resize(n * heads) }
+            for b in [kSum, qSum, kOut, qIn] { b.resize(heads * dh) }
+            kv.resize(heads * dh * dh)
+        }
+    }
+
+    /// qkv: N×3d (q, k turned into σ(q), σ(k)); out: N×d, the concatenated heads before the output projection.
+    public static func forward(out: UnsafeMutablePointer<Float>, qkv: UnsafeMutablePointer<Float>, saved: Saved,
+                               n: Int, d: Int, heads: Int) {
+        let dh = d / heads, ld = 3 * d
+        saved.prepare(n: n, heads: heads, dh: dh)
+        let scratch = saved.scratch.resize(n * d)
+        // σ on the q and k blocks.
+        Parallel.forEach(n, grain: 64) { rows in
+            for r in rows {
+                let row = qkv + r * ld
+                for j in 0..<(2 * d) { row[j] = 1 / (1 + expf(-row[j])) }
+            }
+        }
+        forEachHead(heads) { h in
+            headForward(h: h, out: out, qkv: qkv, saved: saved, vt: scratch + h * dh, n: n, d: d, dh: dh)
+        }
+    }
+
+    /// dOut: N×d → dqkv: N×3d (gradient w.r.t. the raw q, k, v projections). qkv as left by the forward.
+    public static func backward(dqkv: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                                qkv: UnsafePointer<Float>, saved: Saved, n: Int, d: Int, heads: Int) {
+        let dh = d / heads
+        let scratch = saved.scratch.resize(3 * n * d)
+        forEachHead(heads) { h in
+            headBackward(h: h, dqkv: dqkv, dOut: dOut, qkv: qkv, saved: saved,
+                         scratch: scratch + 3 * h * dh, sld: 3 * d, n: n, d: d, dh: dh)
+        }
+        // Through the sigmoids: dq ← dq·σ(1−σ), dk likewise.
+        let ld = 3 * d
+        Parallel.forEach(n, grain: 64) { rows in
+            for r in rows {
+                let g = dqkv + r * ld, s = qkv + r * ld
+                for j in 0..<(2 * d) { g[j] *= s[j] * (1 - s[j]) }
+            }
+        }
+    }
+
+    /// Heads run in parallel, each with single-threaded BLAS (its GEMMs are dh-sized).
+    static func forEachHead(_ heads: Int, _ body: (Int) -> Void) {
+        if Parallel.cores == 1 || heads == 1 { for h in 0..<heads { body(h) }; return }
+        let saved = BLAS.threads
+        BLAS.setThreads(1)
+        defer { BLAS.setThreads(saved) }
+        Parallel.run(heads, body)
+    }
+
+    static func headForward(h: Int, out: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, saved: Saved,
+                            vt: UnsafeMutablePointer<Float>, n: Int, d: Int, dh: Int) {
+        let ld = 3 * d
+        let q = qkv + h * dh, k = qkv + d + h * dh, v = qkv + 2 * d + h * dh
+        let inc = saved.inc.pointer + h * n, outg = saved.outgoing.pointer + h * n
+        let alloc = saved.alloc.pointer + h * n, comp = saved.comp.pointer + h * n, coRaw = saved.coRaw.pointer + h * n
+        let kS = saved.kSum.pointer + h * dh, qS = saved.qSum.pointer + h * dh
+        let kO = saved.kOut.pointer + h * dh, qI = saved.qIn.pointer + h * dh
+        let kv = saved.kv.pointer + h * dh * dh
+        let e = eps
+        for m in 0..<dh { kS[m] = 0; qS[m] = 0; kO[m] = 0; qI[m] = 0 }
+        for i in 0..<n {
+            let qi = q + i * ld, ki = k + i * ld
+            for m in 0..<dh { kS[m] += ki[m]; qS[m] += qi[m] }
+        }
+        for i in 0..<n {
+            let qi = q + i * ld, ki = k + i * ld
+            var a: Float = 0, b: Float = 0
+            for m in 0..<dh { a += (qi[m] + e) * (kS[m] + e); b += (ki[m] + e) * (qS[m] + e) }
+            inc[i] = 1 / a; outg[i] = 1 / b
+        }
+        for i in 0..<n {
+            let qi = q + i * ld, ki = k + i * ld
+            let a = inc[i], b = outg[i]
+            for m in 0..<dh { kO[m] += b * ki[m]; qI[m] += a * qi[m] }
+        }
+        var coMax = -Float.infinity
+        for i in 0..<n {
+            let qi = q + i * ld, ki = k + i * ld
+            var cs: Float = 0, co: Float = 0
+            for m in 0..<dh { cs += (qi[m] + e) * (kO[m] + e); co += (ki[m] + e) * (qI[m] + e) }
+            alloc[i] = 1 / (1 + expf(-cs))
+            coRaw[i] = co
+            let c = min(max(co, -1), 1)
+            comp[i] = c
+            coMax = max(coMax, c)
+        }
+        var z: Float = 0
+        for i in 0..<n { let x = expf(comp[i] - coMax); comp[i] = x; z += x }
+        let scale = Float(n) / z
+        for i in 0..<n { comp[i] *= scale }
+        // Ṽ_j = comp_j·V_j (scratch, row stride d), KV = Kᵀ·Ṽ, out = (Q·KV) scaled by alloc·inc.
+        for i in 0..<n {
+            let vi = v + i * ld, ti = vt + i * d, c = comp[i]
+            for m in 0..<dh { ti[m] = c * vi[m] }
+        }
+        BLAS.gemm(transA: true, m: dh, n: dh, k: n, a: k, lda: ld, b: vt, ldb: d, c: kv, ldc: dh)
+        let o = out + h * dh
+        BLAS.gemm(m: n, n: dh, k: dh, a: q, lda: ld, b: kv, ldb: dh, c: o, ldc: d)
+        for i in 0..<n {
+            let s = alloc[i] * inc[i], oi = o + i * d
+            for m in 0..<dh { oi[m] *= s }
+        }
+    }
+
+    static func headBackward(h: Int, dqkv: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
+                             qkv: UnsafePointer<Float>, saved: Saved, scratch: UnsafeMutablePointer<Float>, sld: Int,
+                             n: Int, d: Int, dh: Int) {
+        let ld = 3 * d
+        let q = qkv + h * dh, k = qkv + d + h * dh, v = qkv + 2 * d + h * dh
+        let dq = dqkv + h * dh, dk = dqkv + d + h * dh, dv = dqkv + 2 * d + h * dh
+        let dO = dOut + h * dh
+        let inc = saved.inc.pointer + h * n, outg = saved.outgoing.pointer + h * n
+        let alloc = saved.alloc.pointer + h * n, comp = saved.comp.pointer + h * n, coRaw = saved.coRaw.pointer + h * n
+        let kS = saved.kSum.pointer + h * dh, qS = saved.qSum.pointer + h * dh
+        let kO = saved.kOut.pointer + h * dh, qI = saved.qIn.pointer + h * dh
+        let kv = saved.kv.pointer + h * dh * dh
+        // Three N×dh scratch slabs (row stride sld): P = Q·KV, then dP, then Ṽ / dṼ.
+        let p = scratch, dP = scratch + dh, t = scratch + 2 * dh
+        let e = eps
+        var dKV = [Float](repeating: 0, count: dh * dh)
+        var dqI = [Float](repeating: 0, count: dh), dkO = [Float](repeating: 0, count: dh)
+        var dkS = [Float](repeating: 0, count: dh), dqS = [Float](repeating: 0, count: dh)
+        var dAlloc = [Float](repeating: 0, count: n), dInc = [Float](repeating: 0, count: n)
+
+        BLAS.gemm(m: n, n: dh, k: dh, a: q, lda: ld, b: kv, ldb: dh, c: p, ldc: sld)
+        for i in 0..<n {
+            let pi = p + i * sld, gi = dO + i * d, dpi = dP + i * sld
+            var s: Float = 0
+            for m in 0..<dh { s += pi[m] * gi[m] }
+            dAlloc[i] = inc[i] * s; dInc[i] = alloc[i] * s
+            let c = alloc[i] * inc[i]
+            for m in 0..<dh { dpi[m] = c * gi[m] }
+        }
+        // dQ = dP·KVᵀ ; dKV = Qᵀ·dP
+        BLAS.gemm(transB: true, m: n, n: dh, k: dh, a: dP, lda: sld, b: kv, ldb: dh, c: dq, ldc: ld)
+        dKV.withUnsafeMutableBufferPointer { dkv in
+            BLAS.gemm(transA: true, m: dh, n: dh, k: n, a: q, lda: ld, b: dP, ldb: sld, c: dkv.baseAddress!, ldc: dh)
+            // Ṽ = comp∘V ; dK = Ṽ·dKVᵀ ; dṼ = K·dKV (into p, no longer needed)
+            for i in 0..<n {
+                let vi = v + i * ld, ti = t + i * sld, c = comp[i]
+                for m in 0..<dh { ti[m] = c * vi[m] }
+            }
+            BLAS.gemm(transB: true, m: n, n: dh, k: dh, a: t, lda: sld, b: dkv.baseAddress!, ldb: dh, c: dk, ldc: ld)
+            BLAS.gemm(m: n, n: dh, k: dh, a: k, lda: ld, b: dkv.baseAddress!, ldb: dh, c: p, ldc: sld)
+        }
+        // dV = comp∘dṼ ; dcomp_j = ⟨V_j, dṼ_j⟩ → through the N-scaled softmax and the clamp.
+        var dco = [Float](repeating: 0, count: n)
+        var sDot: Float = 0
+        for i in 0..<n {
+            let vi = v + i * ld, dti = p + i * sld, dvi = dv + i * ld, c = comp[i]
+            var s: Float = 0
+            for m in 0..<dh { s += vi[m] * dti[m]; dvi[m] = c * dti[m] }
+            dco[i] = s
+            sDot += c * s
+        }
+        sDot /= Float(n)   // Σ_k softmax_k · dcomp_k
+        for i in 0..<n {
+            let raw = coRaw[i]
+            dco[i] = (raw < -1 || raw > 1) ? 0 : comp[i] * (dco[i] - sDot)
+        }
+        // co_j = ⟨K_j+ε, qI+ε⟩ ; cs_i = ⟨Q_i+ε, kO+ε⟩ with alloc = σ(cs)
+        for i in 0..<n {
+            let ki = k + i * ld, qi = q + i * ld, dki = dk + i * ld, dqi = dq + i * ld
+            let g = dco[i]
+            let a = alloc[i], dcs = dAlloc[i] * a * (1 - a)
+            for m in 0..<dh {
+                dqI[m] += g * (ki[m] + e); dki[m] += g * (qI[m] + e)
+                dkO[m] += dcs * (qi[m] + e); dqi[m] += dcs * (kO[m] + e)
+            }
+        }
+        // qI = Σ inc_i Q_i ; kO = Σ out_j K_j ; then inc = 1/a, out = 1/b with a, b dot products against kS, qS.
+        for i in 0..<n {
+            let ki = k + i * ld, qi = q + i * ld, dki = dk + i * ld, dqi = dq + i * ld
+            var sq: Float = 0, sk: Float = 0
+            for m in 0..<dh { sq += qi[m] * dqI[m]; sk += ki[m] * dkO[m] }
+            let di = dInc[i] + sq
+            let a = inc[i], b = outg[i]
+            let da = -a * a * di, db = -b * b * sk
+            for m in 0..<dh {
+                dqi[m] += a * dqI[m] + da * (kS[m] + e)
+                dki[m] += b * dkO[m] + db * (qS[m] + e)
+                dkS[m] += da * (qi[m] + e)
+                dqS[m] += db * (ki[m] + e)
+            }
+        }
+        for i in 0..<n {
+            let dki = dk + i * ld, dqi = dq + i * ld
+            for m in 0..<dh { dki[m] += dkS[m]; dqi[m] += dqS[m] }
+        }
+    }
+}
