@@ -17,6 +17,12 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
         s = (splitmix(), splitmix(), splitmix(), splitmix())
     }
 
+    /// The generator's full state, for checkpoints (resuming reproduces the same stream).
+    public var state: [UInt64] {
+        get { [s.0, s.1, s.2, s.3] }
+        set { precondition(newValue.count == 4); s = (newValue[0], newValue[1], newValue[2], newValue[3]) }
+    }
+
     public mutating func next() -> UInt64 {
         let result = ((s.1 &* 5) << 7 | (s.1 &* 5) >> 57) &* 9
         let t = s.1 << 17
