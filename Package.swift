@@ -23,18 +23,19 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS"]),
         .target(name: "SpatialData", dependencies: ["Tensor", "CHDF5", "CPNG", "CZlib"]),
         .target(name: "CellLM", dependencies: ["Tensor"]),
+        .target(name: "Workflows", dependencies: ["SpatialData", "CellLM", "Tensor"]),
 
         .executableTarget(name: "tessera", dependencies: [
             "SpatialData",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tessera-bench", dependencies: [
-            "SpatialData",
+            "SpatialData", "CellLM", "Workflows",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
-        .testTarget(name: "CellLMTests", dependencies: ["CellLM", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CellLMTests", dependencies: ["CellLM", "Tensor", "Workflows", "SpatialData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SpatialDataTests", dependencies: ["SpatialData", "Tensor"]),
     ]
 )

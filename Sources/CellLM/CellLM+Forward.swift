@@ -32,15 +32,19 @@ extension CellLM {
                                                     missing: params.value("embedder.pe_enc.missing_pe"))
             pos = UnsafePointer(p)
         }
-        embedder.forward(h0: hidden[0].resize(nd), x: input, position: pos, params: params, cache: embedCache,
-                         dropout: config.dropout, train: train, rng: &rng)
+        Profile.measure("embedder fwd") {
+            embedder.forward(h0: hidden[0].resize(nd), x: input, position: pos, params: params, cache: embedCache,
+                             dropout: config.dropout, train: train, rng: &rng)
+        }
         var cur = 0
         for l in 0..<config.layers {
             // Training keeps H_0…H_L; inference ping-pongs between two buffers and one cache.
             let next = train ? l + 1 : (cur == 0 ? 1 : 0)
-            layers[l].forward(y: hidden[next].resize(nd), x: hidden[cur].pointer, n: n, params: params,
-                              cache: train ? layerCaches[l] : layerCaches[0], dropout: config.dropout,
-                              attentionDropout: config.attentionDropout, train: train, rng: &rng)
+            Profile.measure("layer fwd") {
+                layers[l].forward(y: hidden[next].resize(nd), x: hidden[cur].pointer, n: n, params: params,
+                                  cache: train ? layerCaches[l] : layerCaches[0], dropout: config.dropout,
+                                  attentionDropout: config.attentionDropout, train: train, rng: &rng)
+            }
             cur = next
         }
         let hn = self.hn.resize(nd)
@@ -95,34 +99,40 @@ extension CellLM {
     /// `params.grads` (zero them first). Returns the losses; the optimizer step is the caller's.
     public func trainStep(_ seq: CellSequence, replay: Replay? = nil, objective: NBLoss.Objective? = nil) throws(CellLMError) -> StepLoss {
         try seq.validate(genes: config.genes, batchCount: config.batchCount, datasetCount: config.datasetCount)
-        let m = replay?.masked ?? MaskedSequence.make(counts: seq.counts, measured: seq.measured, config: config, rng: &rng)
+        let m = Profile.measure("masking") { () -> MaskedSequence in
+            replay?.masked ?? MaskedSequence.make(counts: seq.counts, measured: seq.measured, config: config, rng: &rng)
+        }
         let sub = m.kept.count == seq.cells && m.kept == Array(0..<seq.cells) ? seq : seq.selecting(m.kept)
         let n = m.counts.rows, g = config.genes, d = config.hidden
         let hn = encode(input: m.masked, coordinates: sub.coordinates, train: true)
-        let (z, latentLoss) = latentForward(hn: hn, n: n, train: true, replay: replay)
-        decoder.forward(z: z, n: n, labels: [sub.batch, sub.dataset], params: params, cache: decoderCache,
-                        dropout: config.dropout, train: true, rng: &rng)
+        let (z, latentLoss) = Profile.measure("latent fwd") { latentForward(hn: hn, n: n, train: true, replay: replay) }
+        Profile.measure("decoder fwd") {
+            decoder.forward(z: z, n: n, labels: [sub.batch, sub.dataset], params: params, cache: decoderCache,
+                            dropout: config.dropout, train: true, rng: &rng)
+        }
         // Loss on the kept cells' true counts.
         let truth = self.truth.resize(n * g)
         m.counts.densify(into: truth)
         let dmean = self.dmean.resize(n * g), dtheta = self.dtheta.resize(g)
         let obj = objective ?? .masked(dae: config.dae)
-        let recon = m.inputMask.withUnsafeBufferPointer { mk in
+        let recon = Profile.measure("NB loss") { m.inputMask.withUnsafeBufferPointer { mk in
             NBLoss.compute(truth: truth, mean: decoderCache.mean.pointer, theta: decoderCache.theta.pointer, n: n, genes: g,
                            measured: seq.measured, inputMask: mk.baseAddress, objective: obj, dmean: dmean, dtheta: dtheta)
-        }
+        } }
         let total = recon + latentLoss
         if !total.isFinite {
             throw .nonFinite(step: step, where: recon.isFinite ? "the latent loss (\(latentLoss))" : "the NB reconstruction loss")
         }
         // Backward.
-        let dz = decoder.backward(dmean: dmean, dtheta: dtheta, z: z, n: n, params: params, cache: decoderCache)
+        let dz = Profile.measure("decoder bwd") { decoder.backward(dmean: dmean, dtheta: dtheta, z: z, n: n, params: params, cache: decoderCache) }
         let dhn = self.dhn.resize(n * d)
-        if let gmvae {
-            gmvae.backward(dhn: dhn, dz: dz, hn: hn, n: n, params: params, cache: gmvaeCache,
-                           gaussianWeight: config.gaussianWeight, categoricalWeight: config.categoricalWeight)
-        } else {
-            vae!.backward(dhn: dhn, dz: dz, hn: hn, n: n, params: params, cache: vaeCache)
+        Profile.measure("latent bwd") {
+            if let gmvae {
+                gmvae.backward(dhn: dhn, dz: dz, hn: hn, n: n, params: params, cache: gmvaeCache,
+                               gaussianWeight: config.gaussianWeight, categoricalWeight: config.categoricalWeight)
+            } else {
+                vae!.backward(dhn: dhn, dz: dz, hn: hn, n: n, params: params, cache: vaeCache)
+            }
         }
         try backwardEncoder(dhn: dhn, input: m.masked, n: n)
         step += 1
@@ -137,11 +147,11 @@ extension CellLM {
                            dy: dhn, x: hidden[L].pointer, mean: preMean.pointer, rstd: preRstd.pointer,
                            gamma: params.value("pre_latent_norm.norm.weight"), n: n, c: d, accumulate: false)
         for l in stride(from: L - 1, through: 0, by: -1) {
-            layers[l].backward(dx: dnext, dy: dcur, x: hidden[l].pointer, n: n, params: params, cache: layerCaches[l])
+            Profile.measure("layer bwd") { layers[l].backward(dx: dnext, dy: dcur, x: hidden[l].pointer, n: n, params: params, cache: layerCaches[l]) }
             swap(&dcur, &dnext)
             if !dcur[0].isFinite || !dcur[nd - 1].isFinite { throw .nonFinite(step: step, where: "the gradient of encoder layer \(l)") }
         }
-        let dt = embedder.backward(dh0: dcur, x: input, transposed: input.transposed(), params: params, cache: embedCache)
+        let dt = Profile.measure("embedder bwd") { embedder.backward(dh0: dcur, x: input, transposed: input.transposed(), params: params, cache: embedCache) }
         if config.positionEmbedding {
             let dm = params.grad("embedder.pe_enc.missing_pe")
             for r in 0..<n where missingRows[r] {
@@ -149,4 +159,9 @@ extension CellLM {
             }
         }
     }
+}
+
+extension CellLM {
+    /// Benchmark probe: the first layer's LN1 output of the last forward.
+    public func probeU1() -> UnsafeMutablePointer<Float> { layerCaches[0].u1.pointer }
 }

@@ -25,10 +25,8 @@ public struct Matrix: Sendable, Equatable {
         data.withUnsafeBufferPointer { a in
             b.data.withUnsafeBufferPointer { bb in
                 c.data.withUnsafeMutableBufferPointer { cc in
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans,
-                                Int32(rows), Int32(b.cols), Int32(cols), 1,
-                                a.baseAddress, Int32(cols), bb.baseAddress, Int32(b.cols),
-                                0, cc.baseAddress, Int32(b.cols))
+                    BLAS.gemm(m: rows, n: b.cols, k: cols, a: a.baseAddress!, lda: cols, b: bb.baseAddress!, ldb: b.cols,
+                              c: cc.baseAddress!, ldc: b.cols)
                 }
             }
         }

@@ -7,7 +7,7 @@ struct TesseraBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera-bench",
         abstract: "Benchmarks that run the peer tool in the same invocation, on the same data, and print ours | peer | ratio.",
-        subcommands: [ImportBench.self, SimulateBench.self, ReadOnce.self])
+        subcommands: [ImportBench.self, SimulateBench.self, ModelBench.self, ReadOnce.self])
 }
 
 /// Peak resident memory of this process so far (VmHWM), in bytes.
@@ -26,12 +26,13 @@ func loadAverage() -> String {
 }
 
 /// Runs a command, returns its stdout; throws with its stderr when it fails.
-func runProcess(_ exe: String, _ args: [String], env: [String: String] = [:]) throws -> String {
+func runProcess(_ exe: String, _ args: [String], env: [String: String] = [:], unset: [String] = []) throws -> String {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: exe)
     p.arguments = args
     var e = ProcessInfo.processInfo.environment
     for (k, v) in env { e[k] = v }
+    for k in unset { e.removeValue(forKey: k) }
     p.environment = e
     let out = Pipe(), err = Pipe()
     p.standardOutput = out; p.standardError = err

@@ -17,7 +17,9 @@ public enum Activation {
     // MARK: GELU, exact (erf) form as torch.nn.GELU()
     public static func geluForward(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int) {
         Parallel.forEach(n, grain: 8192) { r in
-            for i in r { let v = x[i]; y[i] = 0.5 * v * (1 + erff(v * 0.70710678118654752)) }
+            FastMath.map(y + r.lowerBound, x + r.lowerBound, r.count) { v in
+                0.5 * v * (1 + FastMath.erf(v * 0.70710678118654752))
+            }
         }
     }
 
@@ -25,11 +27,22 @@ public enum Activation {
     public static func geluBackward(_ dx: UnsafeMutablePointer<Float>, _ dy: UnsafePointer<Float>,
                                     input x: UnsafePointer<Float>, _ n: Int) {
         Parallel.forEach(n, grain: 8192) { r in
-            for i in r {
-                let v = x[i]
-                let cdf = 0.5 * (1 + erff(v * 0.70710678118654752))
-                let pdf = expf(-0.5 * v * v) * 0.3989422804014327
-                dx[i] = dy[i] * (cdf + v * pdf)
+            var i = r.lowerBound
+            let end = r.upperBound
+            typealias V = FastMath.V
+            while i < end {
+                let m = min(8, end - i)
+                var v = V(repeating: 0), g = V(repeating: 0)
+                if m == 8 {
+                    v = UnsafeRawPointer(x + i).loadUnaligned(as: V.self)
+                    g = UnsafeRawPointer(dy + i).loadUnaligned(as: V.self)
+                } else { for j in 0..<m { v[j] = x[i + j]; g[j] = dy[i + j] } }
+                let cdf = 0.5 * (1 + FastMath.erf(v * 0.70710678118654752))
+                let pdf = FastMath.exp(-0.5 * v * v) * 0.3989422804014327
+                let out = g * (cdf + v * pdf)
+                if m == 8 { UnsafeMutableRawPointer(dx + i).storeBytes(of: out, as: V.self) }
+                else { for j in 0..<m { dx[i + j] = out[j] } }
+                i += 8
             }
         }
     }

@@ -46,13 +46,13 @@ public struct EncoderLayer {
         let nd = n * d
         let u1 = c.u1.resize(nd), qkv = c.qkv.resize(3 * nd), att = c.att.resize(nd), mid = c.mid.resize(nd)
         let u2 = c.u2.resize(nd), f1 = c.f1.resize(2 * nd), g1 = c.g1.resize(2 * nd)
-        LayerNorm.forward(y: u1, mean: c.ln1Mean.resize(n), rstd: c.ln1Rstd.resize(n), x: x,
-                          gamma: ps.value(prefix + "norm1.weight"), beta: ps.value(prefix + "norm1.bias"), n: n, c: d)
-        Linear.forward(y: qkv, x: u1, w: ps.value(prefix + "self_attn.query_projection.weight"),
-                       b: ps.value(prefix + "self_attn.query_projection.bias"), n: n, inDim: d, outDim: 3 * d)
-        FlowAttention.forward(out: att, qkv: qkv, saved: c.flow, n: n, d: d, heads: heads)
-        Linear.forward(y: mid, x: att, w: ps.value(prefix + "self_attn.out_projection.weight"),
-                       b: ps.value(prefix + "self_attn.out_projection.bias"), n: n, inDim: d, outDim: d)
+        Profile.measure("  norms") { LayerNorm.forward(y: u1, mean: c.ln1Mean.resize(n), rstd: c.ln1Rstd.resize(n), x: x,
+                          gamma: ps.value(prefix + "norm1.weight"), beta: ps.value(prefix + "norm1.bias"), n: n, c: d) }
+        Profile.measure("  qkv gemm") { Linear.forward(y: qkv, x: u1, w: ps.value(prefix + "self_attn.query_projection.weight"),
+                       b: ps.value(prefix + "self_attn.query_projection.bias"), n: n, inDim: d, outDim: 3 * d) }
+        Profile.measure("  flow attention") { FlowAttention.forward(out: att, qkv: qkv, saved: c.flow, n: n, d: d, heads: heads) }
+        Profile.measure("  out gemm") { Linear.forward(y: mid, x: att, w: ps.value(prefix + "self_attn.out_projection.weight"),
+                       b: ps.value(prefix + "self_attn.out_projection.bias"), n: n, inDim: d, outDim: d) }
         if train {
             // The two dropouts in a row (attention's own, then the block's) fold into one mask.
             let m = c.attnMask.resize(nd), tmp = c.tmp.resize(nd)
@@ -63,12 +63,12 @@ public struct EncoderLayer {
         for i in 0..<nd { mid[i] += x[i] }
         LayerNorm.forward(y: u2, mean: c.ln2Mean.resize(n), rstd: c.ln2Rstd.resize(n), x: mid,
                           gamma: ps.value(prefix + "norm2.weight"), beta: ps.value(prefix + "norm2.bias"), n: n, c: d)
-        Linear.forward(y: f1, x: u2, w: ps.value(prefix + "_ff_block.0.weight"), b: ps.value(prefix + "_ff_block.0.bias"),
-                       n: n, inDim: d, outDim: 2 * d)
-        Activation.geluForward(g1, f1, 2 * nd)
+        Profile.measure("  ffn gemms") { Linear.forward(y: f1, x: u2, w: ps.value(prefix + "_ff_block.0.weight"), b: ps.value(prefix + "_ff_block.0.bias"),
+                       n: n, inDim: d, outDim: 2 * d) }
+        Profile.measure("  gelu") { Activation.geluForward(g1, f1, 2 * nd) }
         if train { Dropout.forward(g1, g1, mask: c.mask1.resize(2 * nd), p: p, n: 2 * nd, rng: &rng) }
-        Linear.forward(y: y, x: g1, w: ps.value(prefix + "_ff_block.3.weight"), b: ps.value(prefix + "_ff_block.3.bias"),
-                       n: n, inDim: 2 * d, outDim: d)
+        Profile.measure("  ffn gemms") { Linear.forward(y: y, x: g1, w: ps.value(prefix + "_ff_block.3.weight"), b: ps.value(prefix + "_ff_block.3.bias"),
+                       n: n, inDim: 2 * d, outDim: d) }
         if train { Dropout.forward(y, y, mask: c.mask2.resize(nd), p: p, n: nd, rng: &rng) }
         for i in 0..<nd { y[i] += mid[i] }
     }

@@ -36,7 +36,7 @@ public enum FlowAttention {
         Parallel.forEach(n, grain: 64) { rows in
             for r in rows {
                 let row = qkv + r * ld
-                for j in 0..<(2 * d) { row[j] = 1 / (1 + expf(-row[j])) }
+                FastMath.map(row, row, 2 * d) { FastMath.sigmoid($0) }
             }
         }
         forEachHead(heads) { h in
@@ -63,12 +63,9 @@ public enum FlowAttention {
         }
     }
 
-    /// Heads run in parallel, each with single-threaded BLAS (its GEMMs are dh-sized).
+    /// Heads run in parallel (their GEMMs are dh-sized, below BLAS.gemm's splitting threshold up to ~2k cells).
     static func forEachHead(_ heads: Int, _ body: (Int) -> Void) {
         if Parallel.cores == 1 || heads == 1 { for h in 0..<heads { body(h) }; return }
-        let saved = BLAS.threads
-        BLAS.setThreads(1)
-        defer { BLAS.setThreads(saved) }
         Parallel.run(heads, body)
     }
 

@@ -97,7 +97,9 @@ public struct NBDecoder {
         Linear.forward(y: mean, x: u, w: ps.value("decoder.out_layer.dec_mean.0.weight"),
                        b: ps.value("decoder.out_layer.dec_mean.0.bias"), n: n, inDim: bottleneck, outDim: genes)
         Parallel.forEach(n * genes, grain: 16_384) { r in
-            for i in r { mean[i] = min(max(expf(mean[i]), 1e-5), 1e6) }
+            FastMath.map(mean + r.lowerBound, mean + r.lowerBound, r.count) {
+                FastMath.exp($0).clamped(lowerBound: .init(repeating: 1e-5), upperBound: .init(repeating: 1e6))
+            }
         }
         let disp = ps.value("decoder.out_layer.dec_disp")
         for g in 0..<genes { theta[g] = min(max(expf(disp[g]), 1e-4), 1e4) }

@@ -1,0 +1,27 @@
+import Foundation
+
+/// Wall-clock time per named section of a training step, for the benchmark's per-layer profile. Off by default;
+/// when off, `measure` costs one branch.
+public enum Profile {
+    nonisolated(unsafe) public static var enabled = false
+    nonisolated(unsafe) static var totals: [String: Double] = [:]
+    nonisolated(unsafe) static var order: [String] = []
+
+    @inline(__always)
+    public static func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+        if !enabled { return try body() }
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let r = try body()
+        let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+        if totals[name] == nil { order.append(name) }
+        totals[name, default: 0] += dt
+        return r
+    }
+
+    public static func reset() { totals = [:]; order = [] }
+
+    /// "name ms, …" averaged over `steps`.
+    public static func summary(steps: Int) -> String {
+        order.map { String(format: "%@ %.1f", $0, totals[$0]! / Double(max(1, steps))) }.joined(separator: ", ")
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import CellLM
+import SpatialData
+import Tensor
+
+/// A dataset cut into model sequences: one per FOV (spatial data with FOVs) or per sample, with counts laid
+/// out in the model's gene vocabulary.
+public struct SequenceSet: Sendable {
+    public var sequences: [CellSequence]
+    /// Dataset rows of each sequence, in sequence order (to put per-cell outputs back in dataset order).
+    public var rows: [[Int]]
+    /// Names of the sequences (FOV or sample labels).
+    public var names: [String]
+    public var cellCount: Int { rows.reduce(0) { $0 + $1.count } }
+}
+
+public enum DatasetSequences {
+    /// Vocabulary alignment: for each vocabulary gene, the dataset column holding it (matched by gene id, then
+    /// by symbol, case-insensitively), or nil.
+    public static func align(_ ds: Dataset, to vocabulary: [String]) -> [Int?] {
+        var byKey: [String: Int] = [:]
+        for (j, id) in ds.geneIDs.enumerated() where byKey[id.uppercased()] == nil { byKey[id.uppercased()] = j }
+        for (j, s) in ds.geneSymbols.enumerated() where byKey[s.uppercased()] == nil { byKey[s.uppercased()] = j }
+        return vocabulary.map { byKey[$0.uppercased()] }
+    }
+
+    /// Cuts `ds` into sequences. `vocabulary` nil means the dataset's own genes (by id). `batchBase`, when given,
+    /// numbers the sequences' decoder batch labels from it (pretraining: one batch embedding per FOV/sample);
+    /// nil gives every cell the unknown label −1 (new data). Coordinates are passed when the dataset has them.
+    public static func make(_ ds: Dataset, vocabulary: [String]? = nil, batchBase: Int32? = nil,
+                            datasetLabel: Int32? = nil) throws(CellLMError) -> SequenceSet {
+        let vocab = vocabulary ?? ds.geneIDs
+        let map = vocabulary == nil ? ds.geneIDs.indices.map { Optional($0) } : align(ds, to: vocab)
+        let measured = map.enumerated().compactMap { (g, col) -> Int32? in
+            guard let col, ds.measured[col] else { return nil }
+            return Int32(g)
+        }
+        if measured.isEmpty {
+            throw .geneMismatch(file: ds.name, problem: "shares no measured gene with the model's \(vocab.count)-gene vocabulary")
+        }
+        // dataset column → vocabulary index
+        var colToVocab = [Int32](repeating: -1, count: ds.geneCount)
+        for (g, col) in map.enumerated() { if let col { colToVocab[col] = Int32(g) } }
+        let groups = ds.fov ?? ds.sample
+        var members = [[Int]](repeating: [], count: groups.categories.count)
+        var unassigned: [Int] = []
+        for (i, c) in groups.codes.enumerated() { if c >= 0 { members[Int(c)].append(i) } else { unassigned.append(i) } }
+        var names = groups.categories
+        if !unassigned.isEmpty { members.append(unassigned); names.append("(no \(ds.fov == nil ? "sample" : "FOV"))") }
+        var out = SequenceSet(sequences: [], rows: [], names: [])
+        for (k, rows) in members.enumerated() where !rows.isEmpty {
+            var ip = [0], ix: [Int32] = [], vs: [Float] = []
+            ip.reserveCapacity(rows.count + 1)
+            for r in rows {
+                let lo = ds.counts.indptr[r], hi = ds.counts.indptr[r + 1]
+                var pairs: [(Int32, Float)] = []
+                for z in lo..<hi {
+                    let g = colToVocab[Int(ds.counts.indices[z])]
+                    if g >= 0 && ds.counts.values[z] != 0 { pairs.append((g, ds.counts.values[z])) }
+                }
+                pairs.sort { $0.0 < $1.0 }
+                for (g, v) in pairs { ix.append(g); vs.append(v) }
+                ip.append(vs.count)
+            }
+            let counts = CSRMatrix(rows: rows.count, cols: vocab.count, indptr: ip, indices: ix, values: vs)
+            let coords: [Float]? = ds.coordinates.map { c in rows.flatMap { [Float(c.x[$0]), Float(c.y[$0])] } }
+            let label = batchBase.map { $0 + Int32(out.sequences.count) } ?? -1
+            out.sequences.append(CellSequence(counts: counts, coordinates: coords,
+                                              batch: [Int32](repeating: label, count: rows.count),
+                                              dataset: datasetLabel.map { [Int32](repeating: $0, count: rows.count) },
+                                              measured: measured))
+            out.rows.append(rows)
+            out.names.append(names[k])
+        }
+        return out
+    }
+}
