@@ -8,7 +8,7 @@ public enum Profile {
     nonisolated(unsafe) static var order: [String] = []
 
     @inline(__always)
-    public static func measure<T>(_ name: String, _ body: () throws -> T) rethrows -> T {
+    public static func measure<T, E: Error>(_ name: String, _ body: () throws(E) -> T) throws(E) -> T {
         if !enabled { return try body() }
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = try body()

@@ -6,7 +6,9 @@ public enum FastMath {
     /// e^x, Cody–Waite reduction x = k·ln2 + r, |r| ≤ ln2/2, then a degree-6 polynomial; 2^k from the bits.
     @inlinable @inline(__always)
     public static func exp(_ x: V) -> V {
-        let xc = x.clamped(lowerBound: V(repeating: -87.3), upperBound: V(repeating: 88.7))
+        // Clamp with selects (SIMD clamped() is a non-inlined generic call).
+        var xc = x.replacing(with: -87.3, where: x .< -87.3)
+        xc = xc.replacing(with: 88.7, where: xc .> 88.7)
         // Round to nearest by adding 1.5·2²³: k lands in the low mantissa bits of `shifted`.
         let shifted = xc * 1.44269504088896341 + 12_582_912
         let k = shifted - 12_582_912
@@ -43,10 +45,35 @@ public enum FastMath {
     @inlinable @inline(__always)
     public static func sigmoid(_ x: V) -> V { 1 / (1 + exp(-x)) }
 
+    /// Natural log for x > 0 (Cephes logf: x = m·2^e with m in [√½, √2), degree-8 polynomial in m − 1).
+    @inlinable @inline(__always)
+    public static func log(_ x: V) -> V {
+        let bits = unsafeBitCast(x, to: SIMD8<Int32>.self)
+        var e = V((bits &>> 23) &- 127)
+        var m = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F80_0000, to: V.self)   // [1, 2)
+        let big = m .> 1.41421356
+        m = m.replacing(with: m * 0.5, where: big)
+        e = e.replacing(with: e + 1, where: big)
+        let f = m - 1
+        let z = f * f
+        var p = V(repeating: 7.0376836292e-2)
+        p = p * f - 1.1514610310e-1
+        p = p * f + 1.1676998740e-1
+        p = p * f - 1.2420140846e-1
+        p = p * f + 1.4249322787e-1
+        p = p * f - 1.6668057665e-1
+        p = p * f + 2.0000714765e-1
+        p = p * f - 2.4999993993e-1
+        p = p * f + 3.3333331174e-1
+        let y = p * f * z - 0.5 * z
+        return f + y + e * 0.693147180559945309
+    }
+
     // Scalar forms (lane 0 of the vector form), for code that is not a bulk loop.
     @inlinable public static func exp(_ x: Float) -> Float { exp(V(repeating: x))[0] }
     @inlinable public static func erf(_ x: Float) -> Float { erf(V(repeating: x))[0] }
     @inlinable public static func sigmoid(_ x: Float) -> Float { sigmoid(V(repeating: x))[0] }
+    @inlinable public static func log(_ x: Float) -> Float { log(V(repeating: x))[0] }
 
     /// y[i] = f(x[i]) over n values, 8 lanes at a time (the tail padded). y may alias x.
     @inlinable @inline(__always)

@@ -25,4 +25,14 @@ import Testing
         }
         #expect(worst < 3e-7, "worst absolute error \(worst)")
     }
+
+    @Test func logMatchesLibm() {
+        var worst = 0.0
+        var x: Float = 1e-30
+        while x < 1e30 {
+            worst = max(worst, abs(Double(FastMath.log(x)) - Foundation.log(Double(x))) / max(1, abs(Foundation.log(Double(x)))))
+            x *= 1.0173
+        }
+        #expect(worst < 3e-7, "worst error \(worst)")
+    }
 }

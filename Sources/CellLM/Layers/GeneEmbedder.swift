@@ -15,6 +15,13 @@ public struct GeneEmbedder {
         public init() {}
     }
 
+    /// log1p of a count: a table for small integers (almost every count), libm otherwise.
+    static let log1pTable: [Float] = (0..<1024).map { log1pf(Float($0)) }
+    @inline(__always) static func log1p(_ v: Float) -> Float {
+        if v >= 0, v < 1024, v == v.rounded(.down) { return log1pTable[Int(v)] }
+        return log1pf(v)
+    }
+
     public static func layout(genes: Int, d: Int) -> [(String, [Int], Int)] {
         [("embedder.feat_enc.emb", [genes, d], 1),
          ("embedder.extra_linear.0.weight", [d, d], 1), ("embedder.extra_linear.0.bias", [d], 1),
@@ -27,7 +34,7 @@ public struct GeneEmbedder {
                         params ps: ParameterStore, cache c: Cache, dropout p: Float, train: Bool, rng: inout SeededRNG) {
         let n = x.rows, nd = n * d
         let t = c.t.resize(nd), a = c.a.resize(nd)
-        c.logValues = x.values.map { log1pf($0) }
+        c.logValues = x.values.map(Self.log1p)
         let emb = UnsafePointer(ps.value("embedder.feat_enc.emb"))
         let dim = d
         c.logValues.withUnsafeBufferPointer { lv in
@@ -76,7 +83,7 @@ public struct GeneEmbedder {
         if let xt {
             let dE = ps.grad("embedder.feat_enc.emb"), dim = d
             // log1p values in transposed order.
-            let lv = xt.values.map { log1pf($0) }
+            let lv = xt.values.map(Self.log1p)
             lv.withUnsafeBufferPointer { lv in
                 xt.indices.withUnsafeBufferPointer { ix in
                     xt.indptr.withUnsafeBufferPointer { ip in

@@ -98,7 +98,8 @@ public struct NBDecoder {
                        b: ps.value("decoder.out_layer.dec_mean.0.bias"), n: n, inDim: bottleneck, outDim: genes)
         Parallel.forEach(n * genes, grain: 16_384) { r in
             FastMath.map(mean + r.lowerBound, mean + r.lowerBound, r.count) {
-                FastMath.exp($0).clamped(lowerBound: .init(repeating: 1e-5), upperBound: .init(repeating: 1e6))
+                let e = FastMath.exp($0)
+                return e.replacing(with: 1e-5, where: e .< 1e-5).replacing(with: 1e6, where: e .> 1e6)
             }
         }
         let disp = ps.value("decoder.out_layer.dec_disp")

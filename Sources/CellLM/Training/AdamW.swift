@@ -25,12 +25,24 @@ public final class AdamW {
         m = Buffer(count: count); v = Buffer(count: count)
     }
 
-    /// L2 norm of all gradients.
+    /// L2 norm of all gradients (NaN or ±inf if any gradient is), 8-lane partial sums on every core.
     public static func gradientNorm(_ ps: ParameterStore) -> Float {
-        let g = ps.grads.pointer
-        var s = 0.0
-        for i in 0..<ps.count { s += Double(g[i]) * Double(g[i]) }
-        return Float(s.squareRoot())
+        let g = ps.grads.pointer, n = ps.count
+        let parts = Parallel.cores
+        var sums = [Double](repeating: 0, count: parts)
+        sums.withUnsafeMutableBufferPointer { sp in
+            let out = sp.baseAddress!
+            Parallel.run(parts) { p in
+                let lo = n * p / parts / 8 * 8, hi = p == parts - 1 ? n : n * (p + 1) / parts / 8 * 8
+                var acc = FastMath.V(repeating: 0)
+                var i = lo
+                while i + 8 <= hi { let v = UnsafeRawPointer(g + i).loadUnaligned(as: FastMath.V.self); acc += v * v; i += 8 }
+                var s = Double(acc.sum())
+                while i < hi { s += Double(g[i] * g[i]); i += 1 }
+                out[p] = s
+            }
+        }
+        return Float(sums.reduce(0, +).squareRoot())
     }
 
     /// Scales gradients so their global norm is at most `maxNorm` (torch.nn.utils.clip_grad_norm_); returns the
@@ -41,7 +53,7 @@ public final class AdamW {
         let scale = maxNorm / (norm + 1e-6)
         if scale < 1 {
             let g = ps.grads.pointer
-            for i in 0..<ps.count { g[i] *= scale }
+            Parallel.forEach(ps.count, grain: 1 << 16) { r in for i in r { g[i] *= scale } }
         }
         return norm
     }
@@ -57,11 +69,13 @@ public final class AdamW {
             let p = ps.values.pointer + info.offset, g = ps.grads.pointer + info.offset
             let mm = m.pointer + info.offset, vv = v.pointer + info.offset
             let stepSize = rate / bc1, sq = 1 / bc2.squareRoot()
-            for i in 0..<info.count {
-                p[i] *= decay
-                mm[i] = b1 * mm[i] + (1 - b1) * g[i]
-                vv[i] = b2 * vv[i] + (1 - b2) * g[i] * g[i]
-                p[i] -= stepSize * mm[i] / ((vv[i]).squareRoot() * sq + e)
+            Parallel.forEach(info.count, grain: 1 << 15) { r in
+                for i in r {
+                    p[i] *= decay
+                    mm[i] = b1 * mm[i] + (1 - b1) * g[i]
+                    vv[i] = b2 * vv[i] + (1 - b2) * g[i] * g[i]
+                    p[i] -= stepSize * mm[i] / ((vv[i]).squareRoot() * sq + e)
+                }
             }
         }
     }
