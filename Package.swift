@@ -2,6 +2,8 @@
 // Tessera: a spatial-transcriptomics workbench. Module map and boundaries: ../shared/DESIGN.md.
 import PackageDescription
 
+let numeric: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+
 let package = Package(
     name: "Tessera",
     platforms: [.macOS(.v14)],
@@ -20,9 +22,10 @@ let package = Package(
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
 
-        .target(name: "Tensor", dependencies: ["CBLAS"]),
+        // The numeric modules are optimised in debug builds too, so the test suite trains real models in seconds.
+        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: numeric),
         .target(name: "SpatialData", dependencies: ["Tensor", "CHDF5", "CPNG", "CZlib"]),
-        .target(name: "CellLM", dependencies: ["Tensor"]),
+        .target(name: "CellLM", dependencies: ["Tensor"], swiftSettings: numeric),
         .target(name: "Workflows", dependencies: ["SpatialData", "CellLM", "Tensor"]),
 
         .executableTarget(name: "tessera", dependencies: [

@@ -75,3 +75,23 @@ public enum DatasetSequences {
         return out
     }
 }
+
+extension DatasetSequences {
+    /// For a section without FOVs: cuts the tissue into a grid×grid of square tiles by position and uses them as
+    /// FOVs (one sequence each). Cells without coordinates go to their sample's group.
+    public static func tiled(_ ds: Dataset, grid: Int) -> Dataset {
+        guard let c = ds.coordinates, grid > 1 else { return ds }
+        let fx = c.x.filter(\.isFinite), fy = c.y.filter(\.isFinite)
+        guard let x0 = fx.min(), let x1 = fx.max(), let y0 = fy.min(), let y1 = fy.max() else { return ds }
+        var labels: [String] = []
+        for i in 0..<ds.cellCount {
+            if !c.x[i].isFinite || !c.y[i].isFinite { labels.append(ds.sample.label(i) ?? "none"); continue }
+            let tx = min(grid - 1, Int(Double(grid) * (c.x[i] - x0) / max(x1 - x0, 1e-9)))
+            let ty = min(grid - 1, Int(Double(grid) * (c.y[i] - y0) / max(y1 - y0, 1e-9)))
+            labels.append(String(format: "tile_%02d_%02d", ty, tx))
+        }
+        var out = ds
+        out.fov = Categorical(labels: labels, sorted: true)
+        return out
+    }
+}
