@@ -27,9 +27,14 @@ extension CellLM {
         let n = input.rows, d = config.hidden, nd = n * d
         var pos: UnsafePointer<Float>? = nil
         if config.positionEmbedding {
-            let p = position.resize(nd)
-            missingRows = PositionEmbedding.compute(out: p, coords: coordinates, n: n, d: d,
+            let raw = positionRaw.resize(nd), p = position.resize(nd)
+            missingRows = PositionEmbedding.compute(out: raw, coords: coordinates, n: n, d: d,
                                                     missing: params.value("embedder.pe_enc.missing_pe"))
+            let scale = params.value("embedder.pe_enc.scale")[0]
+            for r in 0..<n {
+                let f: Float = missingRows[r] ? 1 : scale
+                for j in 0..<d { p[r * d + j] = raw[r * d + j] * f }
+            }
             pos = UnsafePointer(p)
         }
         Profile.measure("embedder fwd") {
@@ -121,7 +126,8 @@ extension CellLM {
         } }
         let total = recon + latentLoss
         if !total.isFinite {
-            throw .nonFinite(step: step, where: recon.isFinite ? "the latent loss (\(latentLoss))" : "the NB reconstruction loss")
+            let origin = firstNonFiniteActivation(n: n) ?? (recon.isFinite ? "the latent loss" : "the NB reconstruction loss")
+            throw .nonFinite(step: step, where: "the loss (reconstruction \(recon), latent \(latentLoss)); first non-finite output: \(origin)")
         }
         // Backward.
         let dz = Profile.measure("decoder bwd") { decoder.backward(dmean: dmean, dtheta: dtheta, z: z, n: n, params: params, cache: decoderCache) }
@@ -153,15 +159,31 @@ extension CellLM {
         }
         let dt = Profile.measure("embedder bwd") { embedder.backward(dh0: dcur, x: input, transposed: input.transposed(), params: params, cache: embedCache) }
         if config.positionEmbedding {
-            let dm = params.grad("embedder.pe_enc.missing_pe")
-            for r in 0..<n where missingRows[r] {
-                for j in 0..<d { dm[j] += dt[r * d + j] }
+            let dm = params.grad("embedder.pe_enc.missing_pe"), raw = positionRaw.pointer
+            var dscale: Float = 0
+            for r in 0..<n {
+                if missingRows[r] { for j in 0..<d { dm[j] += dt[r * d + j] } }
+                else { for j in 0..<d { dscale += dt[r * d + j] * raw[r * d + j] } }
             }
+            params.grad("embedder.pe_enc.scale")[0] += dscale
         }
     }
 }
 
 extension CellLM {
+    /// The first stage of the last training forward whose output holds NaN or ±inf, by name.
+    func firstNonFiniteActivation(n: Int) -> String? {
+        let d = config.hidden
+        func bad(_ b: Buffer, _ count: Int) -> Bool { (0..<min(count, b.count)).contains { !b[$0].isFinite } }
+        if bad(hidden[0], n * d) { return "the embedder" }
+        for l in 0..<config.layers where bad(hidden[l + 1], n * d) { return "encoder layer \(l)" }
+        if bad(hn, n * d) { return "the pre-latent norm" }
+        if let _ = gmvae, bad(gmvaeCache.z, n * config.latentDim) { return "the GMVAE latent" }
+        if let _ = vae, bad(vaeCache.z, n * config.latentDim) { return "the VAE latent" }
+        if bad(decoderCache.mean, n * config.genes) { return "the NB decoder" }
+        return nil
+    }
+
     /// Benchmark probe: the first layer's LN1 output of the last forward.
     public func probeU1() -> UnsafeMutablePointer<Float> { layerCaches[0].u1.pointer }
 }

@@ -22,7 +22,7 @@ public final class CellLM {
     let embedCache = GeneEmbedder.Cache()
     var layerCaches: [EncoderLayer.Cache]
     var hidden: [Buffer]
-    let position = Buffer(), preMean = Buffer(), preRstd = Buffer(), hn = Buffer()
+    let position = Buffer(), positionRaw = Buffer(), preMean = Buffer(), preRstd = Buffer(), hn = Buffer()
     let gmvaeCache = GMVAELatent.Cache(), vaeCache = VAELatent.Cache(), decoderCache = NBDecoder.Cache()
     let truth = Buffer(), dmean = Buffer(), dtheta = Buffer(), dhn = Buffer(), dh1 = Buffer(), dh2 = Buffer()
     var missingRows: [Bool] = []
@@ -60,6 +60,7 @@ public final class CellLM {
             func normal(_ sd: Float) { for i in 0..<info.count { p[i] = Float(r.normal()) * sd } }
             if name == "embedder.feat_enc.emb" { normal(0.005) }
             else if name == "embedder.pe_enc.missing_pe" { normal(0.01) }
+            else if name == "embedder.pe_enc.scale" { p[0] = PositionEmbedding.initialScale }
             else if name == "decoder.out_layer.dec_disp" { normal(1) }
             else if name.hasSuffix(".0.weight") && name.contains("covariate_layers") { normal(1) }
             else if name.hasSuffix("1.weight") && info.shape == [1] { p[0] = 0.25 }

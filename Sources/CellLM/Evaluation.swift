@@ -95,3 +95,23 @@ extension CellLM {
         params.array("decoder.out_layer.dec_disp").map { min(max(expf($0), 1e-4), 1e4) }
     }
 }
+
+extension CellLM {
+    /// Data-dependent start for pretraining from scratch: sets the NB decoder's output bias to the log of each
+    /// gene's mean count (relative to the mean over genes), so the first steps do not spend themselves learning
+    /// the average expression profile. Genes without measurements keep their bias.
+    public func initializeDecoderBias(from sequences: [CellSequence]) {
+        guard let g = sequences.first?.counts.cols, g == config.genes else { return }
+        var sum = [Double](repeating: 0, count: g), cells = [Double](repeating: 0, count: g)
+        for seq in sequences {
+            for gene in seq.measured { cells[Int(gene)] += Double(seq.cells) }
+            for (z, j) in seq.counts.indices.enumerated() { sum[Int(j)] += Double(seq.counts.values[z]) }
+        }
+        let logs = (0..<g).map { cells[$0] > 0 ? Foundation.log(max(sum[$0] / cells[$0], 1e-3)) : Double.nan }
+        let valid = logs.filter { $0.isFinite }
+        guard !valid.isEmpty else { return }
+        let center = valid.reduce(0, +) / Double(valid.count)
+        let b = params.value("decoder.out_layer.dec_mean.0.bias")
+        for j in 0..<g where logs[j].isFinite { b[j] = Float(logs[j] - center) }
+    }
+}

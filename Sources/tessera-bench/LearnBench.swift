@@ -14,12 +14,13 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Spatial dataset.") var data = "../shared/data/osmfish/osmfish_valid_cells.h5ad"
     @Option(help: "Model config preset.") var config = "small"
     @Option(help: "Minutes of training.") var minutes = 3.0
-    @Option(help: "Peak learning rate.") var lr: Float = 5e-3
-    @Option(help: "Warm-up steps.") var warmup = 10
+    @Option(help: "Peak learning rate.") var lr: Float = 1e-3
+    @Option(help: "Warm-up steps.") var warmup = 100
     @Option(help: "Evaluate every this many steps.") var every = 200
     @Option(help: "Tiles per side.") var grid = 5
     @Flag(help: "Switch the spatial position embedding off.") var noPosition = false
     @Option(help: "Seed.") var seed: UInt64 = 1
+    @Flag(help: "Keep PyTorch's default decoder bias (no data-dependent start).") var noDataInit = false
     @Option(help: "Latent: gmvae or vae.") var latent = "gmvae"
     @Option(help: "Latent loss weights (Gaussian/KL and categorical).") var latentWeight: Float = 5
     @Option(help: "Free-bits floor.") var freeBits: Float = 5
@@ -38,11 +39,15 @@ struct LearnBench: ParsableCommand {
         cfg.latent = LatentKind(rawValue: latent) ?? .gmvae
         cfg.gaussianWeight = latentWeight; cfg.categoricalWeight = latentWeight; cfg.freeBits = freeBits
         cfg.dropout = dropout
+        if dropout == 0 { cfg.attentionDropout = 0 }
+        if let v = ProcessInfo.processInfo.environment["DROP_CELLS"], let f = Float(v) { cfg.dropCellRate = f }
+        if let v = ProcessInfo.processInfo.environment["MASK_CELLS"], let f = Float(v) { cfg.maskCellRate = f }
         let model = try CellLM(config: cfg, seed: seed)
         if let varBias {
             let name = cfg.latent == .gmvae ? "latent.layers.1.inference.inference_qzyx.2.var.bias" : "latent.layers.1.hid_2sigma.bias"
             model.params.set(name, [Float](repeating: varBias, count: cfg.latentDim))
         }
+        if !noDataInit { model.initializeDecoderBias(from: train) }
         var opts = TrainingOptions(); opts.learningRate = lr; opts.warmupSteps = warmup; opts.embedderLRScale = embedderScale
         let trainer = try Trainer(model: model, options: opts)
         let stats = MaskedEvaluation.geneStatistics(train)

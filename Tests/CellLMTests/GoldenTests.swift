@@ -40,7 +40,7 @@ import Tensor
         cfg.attentionDropout = 0          // the fixture patched the reference's hard-coded 0.01 to 0
         if latent == .vae { cfg.freeBits = 0.1; cfg.klWarmupSteps = 0 }   // meta.vae: kl_weight 1, lamda 0.1
         let m = try CellLM(config: cfg, seed: 1)
-        for info in m.params.infos {
+        for info in m.params.infos where info.name != "embedder.pe_enc.scale" {   // ours only (position is off)
             m.params.set(info.name, tensor(prefix + "param/" + info.name))
         }
         return m
@@ -85,7 +85,7 @@ import Tensor
             Check(name: "train/loss_recon", error: Self.relativeError([loss.reconstruction], Self.tensor("train/loss_recon"))),
             Check(name: "train/loss", error: Self.relativeError([loss.total], Self.tensor("train/loss"))),
         ]
-        for info in m.params.infos {
+        for info in m.params.infos where info.name != "embedder.pe_enc.scale" {
             checks.append(Check(name: "grad/" + info.name, error: Self.relativeError(m.params.gradArray(info.name), Self.tensor("grad/" + info.name))))
         }
         for c in checks { #expect(c.error < 1e-4, "\(c.name): relative error \(c.error)") }
@@ -118,7 +118,7 @@ import Tensor
             Check(name: "vae/train/loss_latent", error: Self.relativeError([loss.latent], Self.tensor("vae/train/loss_latent"))),
             Check(name: "vae/train/loss_recon", error: Self.relativeError([loss.reconstruction], Self.tensor("vae/train/loss_recon"))),
         ]
-        for info in m.params.infos {
+        for info in m.params.infos where info.name != "embedder.pe_enc.scale" {
             checks.append(Check(name: "vae/grad/" + info.name, error: Self.relativeError(m.params.gradArray(info.name), Self.tensor("vae/grad/" + info.name))))
         }
         for c in checks { #expect(c.error < 1e-4, "\(c.name): relative error \(c.error)") }

@@ -48,7 +48,7 @@ import Tensor
             let g = Array(grads[info.offset..<(info.offset + info.count)])
             if g.allSatisfy({ $0 == 0 }) {
                 // Only parameters that cannot reach the loss may have an all-zero gradient.
-                let unused = info.name.contains("dataset") || (info.name.contains("missing_pe"))
+                let unused = info.name.contains("dataset") || info.name.contains("missing_pe")
                 #expect(unused, "\(info.name) got no gradient")
                 continue
             }

@@ -26,7 +26,7 @@ public struct GeneEmbedder {
         [("embedder.feat_enc.emb", [genes, d], 1),
          ("embedder.extra_linear.0.weight", [d, d], 1), ("embedder.extra_linear.0.bias", [d], 1),
          ("embedder.extra_linear.3.weight", [d], 1), ("embedder.extra_linear.3.bias", [d], 1),
-         ("embedder.pe_enc.missing_pe", [d], 1)]
+         ("embedder.pe_enc.missing_pe", [d], 1), ("embedder.pe_enc.scale", [1], 1)]
     }
 
     /// x: N×G counts (columns in vocabulary order) → h0: N×d. `position`: N×d additive embedding or nil.

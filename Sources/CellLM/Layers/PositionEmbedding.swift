@@ -5,10 +5,18 @@ import Foundation
 /// grid: index = clamp(⌊(c·1.02 − 0.01)·100⌋, 0, 99). Channels [0, d/2) encode the y index, [d/2, d) the
 /// x index; within a half, channel 2k is sin(pos·ω_k) and 2k+1 cos(pos·ω_k), ω_k = 10000^(−2k/(d/2)).
 /// Cells without coordinates (NaN) get the learned vector `embedder.pe_enc.missing_pe`.
+///
+/// One deliberate change: the table is multiplied by a learned scalar `embedder.pe_enc.scale`, initialised to
+/// 0.1. CellPLM adds the raw ±1 table, which at initialisation is about 15 times the expression signal
+/// (gene embeddings start at N(0, 0.005²)); pretraining from scratch with it unscaled collapsed every cell onto
+/// one embedding within a few hundred steps on osmFISH (tessera-bench learn), and with the gate it does not.
 public enum PositionEmbedding {
     public static let grid = 100
 
-    /// coords: N×2 (x, y) in any unit, NaN where unknown; out: N×d. Returns which rows used `missing`.
+    public static let initialScale: Float = 0.1
+
+    /// coords: N×2 (x, y) in any unit, NaN where unknown; out: N×d, the unscaled table rows (or `missing`).
+    /// Returns which rows used `missing`.
     @discardableResult
     public static func compute(out: UnsafeMutablePointer<Float>, coords: [Float]?, n: Int, d: Int,
                                missing: UnsafePointer<Float>) -> [Bool] {
