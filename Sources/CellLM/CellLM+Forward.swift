@@ -184,6 +184,4 @@ extension CellLM {
         return nil
     }
 
-    /// Benchmark probe: the first layer's LN1 output of the last forward.
-    public func probeU1() -> UnsafeMutablePointer<Float> { layerCaches[0].u1.pointer }
 }

@@ -40,8 +40,6 @@ struct LearnBench: ParsableCommand {
         cfg.gaussianWeight = latentWeight; cfg.categoricalWeight = latentWeight; cfg.freeBits = freeBits
         cfg.dropout = dropout
         if dropout == 0 { cfg.attentionDropout = 0 }
-        if let v = ProcessInfo.processInfo.environment["DROP_CELLS"], let f = Float(v) { cfg.dropCellRate = f }
-        if let v = ProcessInfo.processInfo.environment["MASK_CELLS"], let f = Float(v) { cfg.maskCellRate = f }
         let model = try CellLM(config: cfg, seed: seed)
         if let varBias {
             let name = cfg.latent == .gmvae ? "latent.layers.1.inference.inference_qzyx.2.var.bias" : "latent.layers.1.hid_2sigma.bias"

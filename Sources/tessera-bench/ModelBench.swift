@@ -10,7 +10,7 @@ import Workflows
 /// Ours runs in a child process per OpenBLAS core type (the variable is read when the library loads); the peer
 /// runs at 1 and 2 torch threads and is compared at its better one.
 struct ModelBench: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "model",
+    static let configuration = CommandConfiguration(commandName: "train",
         abstract: "Training-step and embedding throughput of our CellLM vs PyTorch CellPLM (same data, same config).")
 
     @Option(help: "Spatial h5ad with obs 'fov' (made by make_synth.py when missing).") var data = "bench-data/model/spatial.h5ad"
@@ -19,7 +19,7 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Option(help: "Peer torch thread counts, comma-separated; empty skips the peer.") var peerThreads = "1,2"
     @Option(help: "OpenBLAS core types for our runs: 'env' (the environment's setting), 'auto' (unset), or a name.") var coretypes = "env,auto"
-    @Option(help: "Also embed one FOV of this many cells in a single sequence (0 skips).") var bigFov = 100_000
+    @Option(help: "Also embed one FOV of this many cells in a single sequence (0 skips).") var bigFov = 0
     @Option(help: "Python with torch and cellplm.") var python = ".venv-bench/bin/python"
     @Option(help: "Peer script.") var peerScript = "../shared/bench/cellplm_train_bench.py"
     @Flag(help: "Child mode: run our side once and print JSON.") var child = false
@@ -38,7 +38,7 @@ struct ModelBench: ParsableCommand {
             var label = ct
             if ct == "env" { label = "env (\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset"))" }
             else if ct == "auto" { env["OPENBLAS_CORETYPE"] = "" } else { env["OPENBLAS_CORETYPE"] = ct }
-            let args = ["model", "--child", "--data", data, "--config", config, "--steps", "\(steps)", "--warmup", "\(warmup)", "--big-fov", "\(bigFov)"]
+            let args = ["train", "--child", "--data", data, "--config", config, "--steps", "\(steps)", "--warmup", "\(warmup)", "--big-fov", "\(bigFov)"]
             let out = try runProcess(me, args, env: env, unset: ct == "auto" ? ["OPENBLAS_CORETYPE"] : [])
             guard let line = out.split(separator: "\n").last(where: { $0.hasPrefix("{") }),
                   let j = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else {
@@ -106,5 +106,23 @@ struct ModelBench: ParsableCommand {
             let n = d(r, "n_cells"); _ = n
             print(String(format: "peer %d thread(s): training loss %.1f → %.1f; ours see child JSON", t, d(r, "train", "loss_mean_first5"), d(r, "train", "loss_mean_last5")))
         }
+    }
+}
+
+/// `tessera-bench embed`: the same comparison weighted to inference — two training steps only, then the
+/// embedding pass over every FOV, and one 100,000-cell FOV embedded as a single sequence.
+struct EmbedBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "embed",
+        abstract: "Embedding throughput of our CellLM vs PyTorch CellPLM, plus one 100,000-cell FOV in one sequence.")
+    @Option(help: "Model config: small or base.") var config = "small"
+    @Option(help: "Cells of the single big FOV (0 skips).") var bigFov = 100_000
+    @Option(help: "Peer torch thread counts.") var peerThreads = "1,2"
+    @Option(help: "OpenBLAS core types for our runs.") var coretypes = "env,auto"
+    @Option(help: "Spatial h5ad.") var data = "bench-data/model/spatial.h5ad"
+
+    func run() throws {
+        var m = try ModelBench.parse(["--config", config, "--steps", "2", "--warmup", "1", "--big-fov", "\(bigFov)",
+                                      "--peer-threads", peerThreads, "--coretypes", coretypes, "--data", data])
+        try m.run()
     }
 }

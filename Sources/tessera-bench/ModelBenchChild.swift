@@ -56,30 +56,6 @@ extension ModelBench {
             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
         }
         let cells = set.cellCount
-        if ProcessInfo.processInfo.environment["GEMM_PROBE"] != nil {
-            let n = 1000, d = cfg.hidden
-            let x = Buffer(count: n * d), y = Buffer(count: n * 3 * d)
-            for i in 0..<(n * d) { x[i] = Float(i % 13) * 0.01 }
-            let w = model.params.value("encoder.layers.0.self_attn.query_projection.weight")
-            for trial in 0..<3 {
-                let t0 = DispatchTime.now().uptimeNanoseconds
-                Linear.forward(y: y.pointer, x: x.pointer, w: w, b: nil, n: n, inDim: d, outDim: 3 * d)
-                let t1 = DispatchTime.now().uptimeNanoseconds
-                Linear.forward(y: y.pointer, x: x.pointer, w: w, b: model.params.value("encoder.layers.0.self_attn.query_projection.bias"), n: n, inDim: d, outDim: 3 * d)
-                let t2 = DispatchTime.now().uptimeNanoseconds
-                _ = try model.embed(set.sequences[0])
-                let u1 = model.probeU1()
-                let t3 = DispatchTime.now().uptimeNanoseconds
-                Linear.forward(y: y.pointer, x: u1, w: w, b: nil, n: n, inDim: d, outDim: 3 * d)
-                let t4 = DispatchTime.now().uptimeNanoseconds
-                var denorm = 0
-                for i in 0..<(n * d) where u1[i] != 0 && abs(u1[i]) < Float.leastNormalMagnitude { denorm += 1 }
-                var wden = 0
-                for i in 0..<(3 * d * d) where w[i] != 0 && abs(w[i]) < Float.leastNormalMagnitude { wden += 1 }
-                print("probe real u1: \(Double(t4 - t3) / 1e6) ms, denormals in u1 \(denorm), in w \(wden)")
-                print("probe \(trial): no bias \(Double(t1 - t0) / 1e6) ms, bias \(Double(t2 - t1) / 1e6) ms")
-            }
-        }
         let embedProfile = Profile.summary(steps: 2 * set.sequences.count)
         Profile.enabled = false
         var result: [String: Any] = [

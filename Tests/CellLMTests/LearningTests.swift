@@ -5,9 +5,10 @@ import SpatialData
 import Workflows
 @testable import CellLM
 
-/// Pretraining on real tissue learns: on osmFISH (../shared/data) cut into 5×5 spatial tiles, with 5 tiles held
-/// out, a short run of the `small` model lowers the held-out masked-gene NB loss below both its own starting
-/// point and a per-gene mean profile.
+/// Pretraining on real tissue learns: on osmFISH (../shared/data) cut into 5×5 spatial tiles, every fifth tile
+/// held out, a short run of the `small` model (VAE latent, position embedding on) lowers the held-out
+/// masked-gene NB loss below its own start and below a per-gene mean profile with moment-fitted dispersions.
+/// `tessera-bench learn` runs the same recipe for minutes and prints the curve.
 @Suite struct LearningTests {
     static let path = "../shared/data/osmfish/osmfish_valid_cells.h5ad"
 
@@ -19,14 +20,15 @@ import Workflows
         let train = set.sequences.indices.filter { $0 % 5 != 2 }.map { set.sequences[$0] }
         let test = held.map { set.sequences[$0] }
         var cfg = CellLMConfig.small(genes: ds.geneCount)
-        cfg.maxCells = 4000
+        cfg.latent = .vae
         let model = try CellLM(config: cfg, seed: 1)
-        var opts = TrainingOptions(); opts.learningRate = 5e-3; opts.warmupSteps = 10
+        model.initializeDecoderBias(from: train)
+        var opts = TrainingOptions(); opts.learningRate = 1e-3; opts.warmupSteps = 100; opts.embedderLRScale = 1
         let trainer = try Trainer(model: model, options: opts)
         let stats = MaskedEvaluation.geneStatistics(train)
         let before = try MaskedEvaluation.evaluate(model: model, sequences: test, profile: stats.mean, baselineTheta: stats.theta)
         var rng = SeededRNG(seed: 2)
-        let steps = 300
+        let steps = 600
         var first: [Float] = [], last: [Float] = []
         for s in 0..<steps {
             let loss = try trainer.step(train[rng.int(below: train.count)])
@@ -36,7 +38,7 @@ import Workflows
         print(String(format: "osmFISH held-out masked NB NLL per cell: untrained %.2f → trained %.2f; mean-profile baseline %.2f (%d cells, %d masked entries); train recon %.1f → %.1f",
                      before.model, after.model, after.baseline, after.cells, after.maskedEntries,
                      first.reduce(0, +) / Float(first.count), last.reduce(0, +) / Float(last.count)))
-        #expect(after.model < before.model * 0.8)
-        #expect(after.model < after.baseline * 0.95, "trained \(after.model) vs mean profile \(after.baseline)")
+        #expect(after.model < before.model * 0.93)
+        #expect(after.model < after.baseline * 0.98, "trained \(after.model) vs mean profile \(after.baseline)")
     }
 }
