@@ -40,3 +40,12 @@ static inline void tsr_silence_errors(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NU
 static inline hid_t tsr_deref_object(hid_t obj, const hobj_ref_t *ref) {
     return H5Rdereference2(obj, H5P_DEFAULT, H5R_OBJECT, ref);
 }
+
+// A file-access property list whose H5Fclose closes every object still open in the file (H5F_CLOSE_STRONG).
+// With the default (weak) degree a file stays open, and locked, until its last group or dataset handle is
+// released, so a file renamed into place right after writing could still be locked by the writer.
+static inline hid_t tsr_fapl_close_strong(void) {
+    static hid_t fapl = -1;
+    if (fapl < 0) { fapl = H5Pcreate(H5P_FILE_ACCESS); H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG); }
+    return fapl;
+}

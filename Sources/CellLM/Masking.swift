@@ -42,7 +42,15 @@ public struct MaskedSequence {
                 r = min(a / (a + b), 0.9)
             }
             var any = false
-            for gene in measured where rng.uniform() <= r { mask[i * g + Int(gene)] = 1; any = true }
+            // 32-bit uniforms, two per draw.
+            let threshold = UInt64(r * 4_294_967_296.0)
+            var k = 0
+            var bits: UInt64 = 0
+            for gene in measured {
+                if k & 1 == 0 { bits = rng.next() } else { bits >>= 32 }
+                k += 1
+                if (bits & 0xFFFF_FFFF) <= threshold { mask[i * g + Int(gene)] = 1; any = true }
+            }
             if any { maskedCells += 1 }
         }
         var masked = sub

@@ -90,6 +90,19 @@ public struct SeededRNG: RandomNumberGenerator, Sendable {
         return poisson(gamma(shape: theta) * mu / theta)
     }
 
+    /// Fills `out` with standard normals (Box–Muller in float, both outputs of each pair used).
+    public mutating func fillNormal(_ out: UnsafeMutablePointer<Float>, count: Int) {
+        var i = 0
+        while i < count {
+            let r = next()
+            let u1 = (Float(r >> 40) + 0.5) * 0x1.0p-24, u2 = Float((r >> 16) & 0xFF_FFFF) * 0x1.0p-24
+            let rad = (-2 * Foundation.log(u1)).squareRoot(), a = 2 * Float.pi * u2
+            out[i] = rad * Foundation.cos(a)
+            if i + 1 < count { out[i + 1] = rad * Foundation.sin(a) }
+            i += 2
+        }
+    }
+
     /// A uniform integer in 0..<n.
     public mutating func int(below n: Int) -> Int { Int(next() % UInt64(n)) }
 }

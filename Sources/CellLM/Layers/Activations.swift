@@ -80,14 +80,16 @@ public enum Dropout {
             return
         }
         let scale = 1 / (1 - p)
-        // Compare 24-bit uniforms against p: one 64-bit draw gives two decisions.
-        let threshold = UInt32(Double(p) * Double(1 << 24))
+        // Compare 16-bit uniforms against p: one 64-bit draw gives four decisions.
+        let threshold = UInt64((Double(p) * 65536).rounded())
         var i = 0
         while i < n {
-            let r = rng.next()
-            mask[i] = UInt32(r & 0xFF_FFFF) < threshold ? 0 : scale
-            if i + 1 < n { mask[i + 1] = UInt32((r >> 32) & 0xFF_FFFF) < threshold ? 0 : scale }
-            i += 2
+            var r = rng.next()
+            for k in 0..<min(4, n - i) {
+                mask[i + k] = (r & 0xFFFF) < threshold ? 0 : scale
+                r >>= 16
+            }
+            i += 4
         }
         for j in 0..<n { y[j] = x[j] * mask[j] }
     }

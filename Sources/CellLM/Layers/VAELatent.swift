@@ -38,12 +38,12 @@ public struct VAELatent {
         if !train { return (mu, 0) }
         Linear.forward(y: sRaw, x: hn, w: ps.value(P + "hid_2sigma.weight"), b: ps.value(P + "hid_2sigma.bias"), n: n, inDim: d, outDim: dz)
         let sigma = c.sigma.resize(nz), eps = c.eps.resize(nz), z = c.z.resize(nz)
+        if let noise { for i in 0..<nz { eps[i] = noise[i] } } else { rng.fillNormal(eps, count: nz) }
         var kl = 0.0
         for i in 0..<nz {
             let lv = min(max(sRaw[i], -5), 5)
             let s = (expf(lv) + 1e-4).squareRoot()
             sigma[i] = s
-            eps[i] = noise?[i] ?? Float(rng.normal())
             z[i] = mu[i] + s * eps[i]
             let logVar = 2 * log(Double(s))
             kl += -0.5 * (1 + logVar - Double(mu[i]) * Double(mu[i]) - exp(logVar))

@@ -84,7 +84,7 @@ public final class H5File: @unchecked Sendable {
     public static func create(_ path: String) throws -> H5File {
         try withHDF5 {
             tsr_silence_errors()
-            let fid = H5Fcreate(path, tsr_f_acc_trunc(), tsr_p_default(), tsr_p_default())
+            let fid = H5Fcreate(path, tsr_f_acc_trunc(), tsr_p_default(), tsr_fapl_close_strong())
             if fid < 0 {
                 throw ImportError(.unreadable, file: path, field: "", problem: "cannot create the file (\(hdf5ErrorMessage()))",
                                   fix: "check that the folder exists and is writable")

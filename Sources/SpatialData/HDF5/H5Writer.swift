@@ -201,7 +201,7 @@ extension H5File {
     public static func openForEditing(_ path: String) throws -> H5File {
         try withHDF5 {
             tsr_silence_errors()
-            let fid = H5Fopen(path, tsr_f_acc_rdwr(), tsr_p_default())
+            let fid = H5Fopen(path, tsr_f_acc_rdwr(), tsr_fapl_close_strong())
             guard fid >= 0 else {
                 throw ImportError(.unreadable, file: path, field: "", problem: "cannot open for writing (\(hdf5ErrorMessage()))", fix: "check permissions")
             }
