@@ -23,6 +23,7 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Python with torch and cellplm.") var python = ".venv-bench/bin/python"
     @Option(help: "Peer script.") var peerScript = "../shared/bench/cellplm_train_bench.py"
     @Flag(help: "Child mode: run our side once and print JSON.") var child = false
+    @Flag(help: .hidden) var embedOnly = false
 
     func run() throws {
         if child { try runChild(); return }

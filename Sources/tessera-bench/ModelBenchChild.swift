@@ -18,6 +18,19 @@ extension ModelBench {
         if config == "base" { cfg.datasetCount = 0 }
         cfg.positionEmbedding = false   // the peer's package adds no position embedding
         let model = try CellLM(config: cfg, seed: 0)
+        if embedOnly {
+            // Quick A/B loop for kernel work: best of 5 passes over every FOV, with the profile.
+            var best = Double.infinity
+            Profile.enabled = true
+            for _ in 0..<5 {
+                Profile.reset()
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for seq in set.sequences { _ = try model.embed(seq) }
+                best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+            }
+            print(String(format: "embed best %.3f s, %.0f cells/s; last pass per FOV: ", best, Double(set.cellCount) / best) + Profile.summary(steps: set.sequences.count))
+            return
+        }
         var options = TrainingOptions()
         options.learningRate = 2e-4; options.weightDecay = 1e-8
         let trainer = try Trainer(model: model, options: options)

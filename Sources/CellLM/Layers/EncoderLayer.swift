@@ -60,7 +60,7 @@ public struct EncoderLayer {
             Dropout.forward(mid, mid, mask: tmp, p: p, n: nd, rng: &rng)
             for i in 0..<nd { m[i] *= tmp[i] }
         }
-        for i in 0..<nd { mid[i] += x[i] }
+        Parallel.forEach(nd, grain: 1 << 15) { r in for i in r { mid[i] += x[i] } }
         LayerNorm.forward(y: u2, mean: c.ln2Mean.resize(n), rstd: c.ln2Rstd.resize(n), x: mid,
                           gamma: ps.value(prefix + "norm2.weight"), beta: ps.value(prefix + "norm2.bias"), n: n, c: d)
         Profile.measure("  ffn gemms") { Linear.forward(y: f1, x: u2, w: ps.value(prefix + "_ff_block.0.weight"), b: ps.value(prefix + "_ff_block.0.bias"),
@@ -70,7 +70,7 @@ public struct EncoderLayer {
         Profile.measure("  ffn gemms") { Linear.forward(y: y, x: g1, w: ps.value(prefix + "_ff_block.3.weight"), b: ps.value(prefix + "_ff_block.3.bias"),
                        n: n, inDim: 2 * d, outDim: d) }
         if train { Dropout.forward(y, y, mask: c.mask2.resize(nd), p: p, n: nd, rng: &rng) }
-        for i in 0..<nd { y[i] += mid[i] }
+        Parallel.forEach(nd, grain: 1 << 15) { r in for i in r { y[i] += mid[i] } }
     }
 
     /// dy: N×d (gradient w.r.t. the output; overwritten as scratch) → dx: N×d (overwritten). x is the forward input.
@@ -79,7 +79,8 @@ public struct EncoderLayer {
         let nd = n * d
         // FFN branch. dy is also the gradient reaching `mid` through the residual.
         let dff = c.tmp.resize(nd)
-        for i in 0..<nd { dff[i] = dy[i] * c.mask2.pointer[i] }
+        let m2 = c.mask2.pointer
+        Parallel.forEach(nd, grain: 1 << 15) { r in for i in r { dff[i] = dy[i] * m2[i] } }
         let dg1 = c.dg1.resize(2 * nd)
         Linear.backward(dx: dg1, dw: ps.grad(prefix + "_ff_block.3.weight"), db: ps.grad(prefix + "_ff_block.3.bias"),
                         dy: dff, x: c.g1.pointer, w: ps.value(prefix + "_ff_block.3.weight"), n: n, inDim: 2 * d, outDim: d)
@@ -94,7 +95,8 @@ public struct EncoderLayer {
                            gamma: ps.value(prefix + "norm2.weight"), n: n, c: d, accumulate: true)
         // Attention branch: dmid flows to x directly and through the dropout, projection, attention and LN1.
         let dproj = c.tmp.pointer
-        for i in 0..<nd { dproj[i] = dy[i] * c.attnMask.pointer[i] }
+        let am = c.attnMask.pointer
+        Parallel.forEach(nd, grain: 1 << 15) { r in for i in r { dproj[i] = dy[i] * am[i] } }
         let datt = c.mid.pointer   // mid no longer needed
         Linear.backward(dx: datt, dw: ps.grad(prefix + "self_attn.out_projection.weight"),
                         db: ps.grad(prefix + "self_attn.out_projection.bias"), dy: dproj, x: c.att.pointer,

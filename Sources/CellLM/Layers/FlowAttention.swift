@@ -27,20 +27,108 @@ public enum FlowAttention {
     }
 
     /// qkv: N×3d (q, k turned into σ(q), σ(k)); out: N×d, the concatenated heads before the output projection.
+    ///
+    /// The reductions run row by row over all heads at once (each row's q, k, v are contiguous), in five passes,
+    /// on every core; only the two dh×dh products per head are per-head GEMMs.
     public static func forward(out: UnsafeMutablePointer<Float>, qkv: UnsafeMutablePointer<Float>, saved: Saved,
                                n: Int, d: Int, heads: Int) {
-        let dh = d / heads, ld = 3 * d
+        let dh = d / heads, ld = 3 * d, e = eps
         saved.prepare(n: n, heads: heads, dh: dh)
-        let scratch = saved.scratch.resize(n * d)
-        // σ on the q and k blocks.
-        Parallel.forEach(n, grain: 64) { rows in
-            for r in rows {
-                let row = qkv + r * ld
-                FastMath.map(row, row, 2 * d) { FastMath.sigmoid($0) }
+        let vt = saved.scratch.resize(n * d)
+        let inc = saved.inc.pointer, outg = saved.outgoing.pointer, alloc = saved.alloc.pointer
+        let comp = saved.comp.pointer, coRaw = saved.coRaw.pointer
+        let kS = saved.kSum.pointer, qS = saved.qSum.pointer, kO = saved.kOut.pointer, qI = saved.qIn.pointer
+        // Pass 1: σ on q and k, column sums qS, kS.
+        columnSums(n: n, width: 2 * d, into: [qS, kS]) { r, acc in
+            let row = qkv + r * ld
+            FastMath.map(row, row, 2 * d) { FastMath.sigmoid($0) }
+            for j in 0..<(2 * d) { acc[j] += row[j] }
+        }
+        // Pass 2: incoming / outgoing flows per row and head; column sums of inc·Q (qI) and out·K (kO).
+        columnSums(n: n, width: 2 * d, into: [qI, kO]) { r, acc in
+            let q = qkv + r * ld, k = q + d
+            for h in 0..<heads {
+                var a: Float = 0, b: Float = 0
+                for m in (h * dh)..<((h + 1) * dh) { a += (q[m] + e) * (kS[m] + e); b += (k[m] + e) * (qS[m] + e) }
+                let ia = 1 / a, ib = 1 / b
+                inc[h * n + r] = ia; outg[h * n + r] = ib
+                for m in (h * dh)..<((h + 1) * dh) { acc[m] += ia * q[m]; acc[d + m] += ib * k[m] }
             }
         }
+        // Pass 3: conserved sink → allocation; conserved source (clamped) → competition logits.
+        Parallel.forEach(n, grain: 64) { rows in
+            for r in rows {
+                let q = qkv + r * ld, k = q + d
+                for h in 0..<heads {
+                    var cs: Float = 0, co: Float = 0
+                    for m in (h * dh)..<((h + 1) * dh) { cs += (q[m] + e) * (kO[m] + e); co += (k[m] + e) * (qI[m] + e) }
+                    alloc[h * n + r] = FastMath.sigmoid(cs)
+                    coRaw[h * n + r] = co
+                    comp[h * n + r] = min(max(co, -1), 1)
+                }
+            }
+        }
+        // Competition: N·softmax over cells, per head.
+        Parallel.forEach(heads, grain: 1) { hs in
+            for h in hs {
+                let c = comp + h * n
+                var mx = -Float.infinity
+                for i in 0..<n { mx = max(mx, c[i]) }
+                var z: Float = 0
+                FastMath.map(c, c, n) { FastMath.exp($0 - mx) }
+                for i in 0..<n { z += c[i] }
+                let scale = Float(n) / z
+                for i in 0..<n { c[i] *= scale }
+            }
+        }
+        // Pass 4: Ṽ = comp∘V.
+        Parallel.forEach(n, grain: 64) { rows in
+            for r in rows {
+                let v = qkv + r * ld + 2 * d, t = vt + r * d
+                for h in 0..<heads {
+                    let c = comp[h * n + r]
+                    for m in (h * dh)..<((h + 1) * dh) { t[m] = c * v[m] }
+                }
+            }
+        }
+        // Per head: KV = Kᵀ·Ṽ (dh×dh), out = Q·KV.
         forEachHead(heads) { h in
-            headForward(h: h, out: out, qkv: qkv, saved: saved, vt: scratch + h * dh, n: n, d: d, dh: dh)
+            let kv = saved.kv.pointer + h * dh * dh
+            BLAS.gemm(transA: true, m: dh, n: dh, k: n, a: qkv + d + h * dh, lda: ld, b: vt + h * dh, ldb: d, c: kv, ldc: dh)
+            BLAS.gemm(m: n, n: dh, k: dh, a: qkv + h * dh, lda: ld, b: kv, ldb: dh, c: out + h * dh, ldc: d)
+        }
+        // Pass 5: scale each head's output by alloc·inc.
+        Parallel.forEach(n, grain: 64) { rows in
+            for r in rows {
+                let o = out + r * d
+                for h in 0..<heads {
+                    let sc = alloc[h * n + r] * inc[h * n + r]
+                    for m in (h * dh)..<((h + 1) * dh) { o[m] *= sc }
+                }
+            }
+        }
+    }
+
+    /// Column sums of per-row contributions: `body(row, acc)` adds into a thread-private `width` accumulator;
+    /// the partials are then summed into `into` (split evenly: into[0] gets columns 0..<width/k, …).
+    static func columnSums(n: Int, width: Int, into: [UnsafeMutablePointer<Float>],
+                           _ body: (Int, UnsafeMutablePointer<Float>) -> Void) {
+        let parts = min(Parallel.cores, max(1, n / 64))
+        var partial = [Float](repeating: 0, count: parts * width)
+        partial.withUnsafeMutableBufferPointer { pb in
+            let base = pb.baseAddress!
+            Parallel.run(parts) { p in
+                let lo = n * p / parts, hi = n * (p + 1) / parts
+                for r in lo..<hi { body(r, base + p * width) }
+            }
+            let per = width / into.count
+            for (k, dst) in into.enumerated() {
+                for j in 0..<per {
+                    var s: Float = 0
+                    for p in 0..<parts { s += base[p * width + k * per + j] }
+                    dst[j] = s
+                }
+            }
         }
     }
 
@@ -67,61 +155,6 @@ public enum FlowAttention {
     static func forEachHead(_ heads: Int, _ body: (Int) -> Void) {
         if Parallel.cores == 1 || heads == 1 { for h in 0..<heads { body(h) }; return }
         Parallel.run(heads, body)
-    }
-
-    static func headForward(h: Int, out: UnsafeMutablePointer<Float>, qkv: UnsafePointer<Float>, saved: Saved,
-                            vt: UnsafeMutablePointer<Float>, n: Int, d: Int, dh: Int) {
-        let ld = 3 * d
-        let q = qkv + h * dh, k = qkv + d + h * dh, v = qkv + 2 * d + h * dh
-        let inc = saved.inc.pointer + h * n, outg = saved.outgoing.pointer + h * n
-        let alloc = saved.alloc.pointer + h * n, comp = saved.comp.pointer + h * n, coRaw = saved.coRaw.pointer + h * n
-        let kS = saved.kSum.pointer + h * dh, qS = saved.qSum.pointer + h * dh
-        let kO = saved.kOut.pointer + h * dh, qI = saved.qIn.pointer + h * dh
-        let kv = saved.kv.pointer + h * dh * dh
-        let e = eps
-        for m in 0..<dh { kS[m] = 0; qS[m] = 0; kO[m] = 0; qI[m] = 0 }
-        for i in 0..<n {
-            let qi = q + i * ld, ki = k + i * ld
-            for m in 0..<dh { kS[m] += ki[m]; qS[m] += qi[m] }
-        }
-        for i in 0..<n {
-            let qi = q + i * ld, ki = k + i * ld
-            var a: Float = 0, b: Float = 0
-            for m in 0..<dh { a += (qi[m] + e) * (kS[m] + e); b += (ki[m] + e) * (qS[m] + e) }
-            inc[i] = 1 / a; outg[i] = 1 / b
-        }
-        for i in 0..<n {
-            let qi = q + i * ld, ki = k + i * ld
-            let a = inc[i], b = outg[i]
-            for m in 0..<dh { kO[m] += b * ki[m]; qI[m] += a * qi[m] }
-        }
-        var coMax = -Float.infinity
-        for i in 0..<n {
-            let qi = q + i * ld, ki = k + i * ld
-            var cs: Float = 0, co: Float = 0
-            for m in 0..<dh { cs += (qi[m] + e) * (kO[m] + e); co += (ki[m] + e) * (qI[m] + e) }
-            alloc[i] = 1 / (1 + expf(-cs))
-            coRaw[i] = co
-            let c = min(max(co, -1), 1)
-            comp[i] = c
-            coMax = max(coMax, c)
-        }
-        var z: Float = 0
-        for i in 0..<n { let x = expf(comp[i] - coMax); comp[i] = x; z += x }
-        let scale = Float(n) / z
-        for i in 0..<n { comp[i] *= scale }
-        // Ṽ_j = comp_j·V_j (scratch, row stride d), KV = Kᵀ·Ṽ, out = (Q·KV) scaled by alloc·inc.
-        for i in 0..<n {
-            let vi = v + i * ld, ti = vt + i * d, c = comp[i]
-            for m in 0..<dh { ti[m] = c * vi[m] }
-        }
-        BLAS.gemm(transA: true, m: dh, n: dh, k: n, a: k, lda: ld, b: vt, ldb: d, c: kv, ldc: dh)
-        let o = out + h * dh
-        BLAS.gemm(m: n, n: dh, k: dh, a: q, lda: ld, b: kv, ldb: dh, c: o, ldc: d)
-        for i in 0..<n {
-            let s = alloc[i] * inc[i], oi = o + i * d
-            for m in 0..<dh { oi[m] *= s }
-        }
     }
 
     static func headBackward(h: Int, dqkv: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,

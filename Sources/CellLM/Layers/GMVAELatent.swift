@@ -72,10 +72,10 @@ public struct GMVAELatent {
         let mu = c.mu.resize(n * dz), vRaw = c.vRaw.resize(n * dz), v = c.v.resize(n * dz)
         Linear.forward(y: mu, x: a, w: ps.value(P + "inference_qzyx.2.mu.weight"), b: ps.value(P + "inference_qzyx.2.mu.bias"),
                        n: n, inDim: hidden, outDim: dz)
+        if !train { return (mu, 0) }   // inference needs only the mean
         Linear.forward(y: vRaw, x: a, w: ps.value(P + "inference_qzyx.2.var.weight"), b: ps.value(P + "inference_qzyx.2.var.bias"),
                        n: n, inDim: hidden, outDim: dz)
         for i in 0..<(n * dz) { v[i] = Activation.softplus(vRaw[i]) }
-        if !train { return (mu, 0) }
 
         let eps = c.eps.resize(n * dz), z = c.z.resize(n * dz)
         if let noise { for i in 0..<(n * dz) { eps[i] = noise[i] } } else { rng.fillNormal(eps, count: n * dz) }

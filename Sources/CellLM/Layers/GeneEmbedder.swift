@@ -40,14 +40,24 @@ public struct GeneEmbedder {
         c.logValues.withUnsafeBufferPointer { lv in
             x.indices.withUnsafeBufferPointer { ix in
                 x.indptr.withUnsafeBufferPointer { ip in
+                    // Blocks of 64 embedding columns, so the slice of E being gathered (G×64) stays in cache
+                    // across a thread's rows instead of streaming whole 4·d-byte rows per non-zero.
                     Parallel.forEach(n, grain: 32) { rows in
                         for r in rows {
                             let tr = t + r * dim
                             if let position { tr.update(from: position + r * dim, count: dim) } else { tr.update(repeating: 0, count: dim) }
-                            for z in ip[r]..<ip[r + 1] {
-                                let v = lv[z], e = emb + Int(ix[z]) * dim
-                                for j in 0..<dim { tr[j] += v * e[j] }
+                        }
+                        var jb = 0
+                        while jb < dim {
+                            let w = min(64, dim - jb)
+                            for r in rows {
+                                let tr = t + r * dim + jb
+                                for z in ip[r]..<ip[r + 1] {
+                                    let v = lv[z], e = emb + Int(ix[z]) * dim + jb
+                                    for j in 0..<w { tr[j] += v * e[j] }
+                                }
                             }
+                            jb += 64
                         }
                     }
                 }
