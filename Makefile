@@ -3,7 +3,7 @@
 #   make test  — set up the machine (and the anndata test venv), run every test
 SWIFT ?= swift
 
-.PHONY: setup demo test bench-import clean
+.PHONY: setup demo test bench-import bench-train bench-embed bench-learn clean
 
 setup:
 	scripts/setup
@@ -21,6 +21,19 @@ test:
 bench-import:
 	$(SWIFT) build -c release
 	.build/release/tessera-bench import
+
+# CellLM against PyTorch CellPLM (needs .venv-bench for the peer; ours runs without it).
+bench-train:
+	$(SWIFT) build -c release --product tessera-bench
+	.build/release/tessera-bench train
+
+bench-embed:
+	$(SWIFT) build -c release --product tessera-bench
+	.build/release/tessera-bench embed
+
+bench-learn:
+	$(SWIFT) build -c release --product tessera-bench
+	.build/release/tessera-bench learn
 
 clean:
 	rm -rf .build storage/demo

@@ -77,6 +77,35 @@ extension CellLM {
         return Matrix(rows: n, cols: config.latentDim, data: Array(UnsafeBufferPointer(start: out, count: n * config.latentDim)))
     }
 
+    /// Embeddings of many sequences (FOVs): one sequence per core at a time, each on a worker model that
+    /// shares these parameters, every kernel of a sequence on its worker's thread. Same results as `embed`
+    /// one by one.
+    public func embedMany(_ seqs: [CellSequence]) throws(CellLMError) -> [Matrix] {
+        let cores = Parallel.cores
+        if cores == 1 || seqs.count < 2 { return try seqs.map { (s) throws(CellLMError) -> Matrix in try embed(s) } }
+        while workers.count < cores - 1 { workers.append(CellLM(config: config, params: params, seed: 0)) }
+        let models = [self] + workers
+        var results = [Matrix?](repeating: nil, count: seqs.count)
+        var failure: CellLMError?
+        let lock = NSLock()
+        var next = 0
+        results.withUnsafeMutableBufferPointer { out in
+            let outp = UncheckedSendable(out.baseAddress!)
+            Parallel.run(cores) { w in
+                Parallel.serially {
+                    while true {
+                        lock.lock(); let i = next; next += 1; lock.unlock()
+                        if i >= seqs.count { return }
+                        do { outp.value[i] = try models[w].embed(seqs[i]) }
+                        catch { lock.lock(); failure = failure ?? (error as? CellLMError); lock.unlock(); return }
+                    }
+                }
+            }
+        }
+        if let failure { throw failure }
+        return results.map { $0! }
+    }
+
     /// NB means (N×G, before size-factor rescaling) in inference mode, for imputation. Unknown covariates use
     /// the mean embedding.
     public func reconstruct(_ seq: CellSequence) throws(CellLMError) -> Matrix {

@@ -26,16 +26,26 @@ public final class CellLM {
     let gmvaeCache = GMVAELatent.Cache(), vaeCache = VAELatent.Cache(), decoderCache = NBDecoder.Cache()
     let truth = Buffer(), dmean = Buffer(), dtheta = Buffer(), dhn = Buffer(), dh1 = Buffer(), dh2 = Buffer()
     var missingRows: [Bool] = []
+    /// Inference workers sharing `params` (created on first `embedMany`).
+    var workers: [CellLM] = []
 
-    public init(config: CellLMConfig, seed: UInt64) throws(CellLMError) {
+    public convenience init(config: CellLMConfig, seed: UInt64) throws(CellLMError) {
         try config.validate()
-        self.config = config
         var layout = GeneEmbedder.layout(genes: config.genes, d: config.hidden)
         for l in 0..<config.layers { layout += EncoderLayer.layout(index: l, d: config.hidden) }
         layout += [("pre_latent_norm.norm.weight", [config.hidden], 0), ("pre_latent_norm.norm.bias", [config.hidden], 0)]
         layout += config.latent == .gmvae ? GMVAELatent.layout(config) : VAELatent.layout(config)
         layout += NBDecoder.layout(config)
-        params = ParameterStore(layout: layout)
+        self.init(config: config, params: ParameterStore(layout: layout), seed: seed)
+        var initRNG = SeededRNG(seed: seed ^ 0x5EED_CE11)
+        initializeParameters(&initRNG)
+    }
+
+    /// A model over existing parameters (shared, not copied) with its own activation buffers: a second
+    /// worker for inference on another thread.
+    public init(config: CellLMConfig, params: ParameterStore, seed: UInt64) {
+        self.config = config
+        self.params = params
         embedder = GeneEmbedder(d: config.hidden, genes: config.genes)
         layers = (0..<config.layers).map { EncoderLayer(index: $0, d: config.hidden, heads: config.heads) }
         gmvae = config.latent == .gmvae ? GMVAELatent(config: config) : nil
@@ -44,8 +54,6 @@ public final class CellLM {
         layerCaches = (0..<config.layers).map { _ in EncoderLayer.Cache() }
         hidden = (0...config.layers).map { _ in Buffer() }
         rng = SeededRNG(seed: seed)
-        var initRNG = SeededRNG(seed: seed ^ 0x5EED_CE11)
-        initializeParameters(&initRNG)
     }
 
     /// PyTorch's default initialisations, as CellPLM builds its modules: Linear U(±1/√fan_in) for weight and

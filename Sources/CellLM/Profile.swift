@@ -6,6 +6,7 @@ public enum Profile {
     nonisolated(unsafe) public static var enabled = false
     nonisolated(unsafe) static var totals: [String: Double] = [:]
     nonisolated(unsafe) static var order: [String] = []
+    static let lock = NSLock()
 
     @inline(__always)
     public static func measure<T, E: Error>(_ name: String, _ body: () throws(E) -> T) throws(E) -> T {
@@ -13,6 +14,7 @@ public enum Profile {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = try body()
         let dt = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+        lock.lock(); defer { lock.unlock() }   // workers embedding FOVs side by side record here too
         if totals[name] == nil { order.append(name) }
         totals[name, default: 0] += dt
         return r

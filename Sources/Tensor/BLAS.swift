@@ -21,7 +21,7 @@ public enum BLAS {
             return
         }
         let parts = Parallel.cores
-        if parts > 1 && m * n * k >= 1 << 21 && max(m, n) >= 64 {
+        if parts > 1 && m * n * k >= 1 << 21 && max(m, n) >= 64 && !Parallel.isSerial {
             Parallel.run(parts) { p in
                 if m >= n {
                     let lo = m * p / parts / 8 * 8, hi = p == parts - 1 ? m : m * (p + 1) / parts / 8 * 8

@@ -12,9 +12,8 @@ public enum Parallel {
 
     /// Calls `body` on disjoint sub-ranges covering 0..<count. `grain` is the least work per chunk worth a
     /// thread (in iterations).
-    @inlinable
     public static func forEach(_ count: Int, grain: Int = 256, _ body: (Range<Int>) -> Void) {
-        let chunks = min(cores, max(1, count / max(1, grain)))
+        let chunks = isSerial ? 1 : min(cores, max(1, count / max(1, grain)))
         if chunks <= 1 { if count > 0 { body(0..<count) }; return }
         run(chunks) { c in
             let lo = count * c / chunks, hi = count * (c + 1) / chunks
@@ -25,12 +24,31 @@ public enum Parallel {
     /// Calls `body(i)` for i in 0..<iterations on the cores, returning when all are done. The body writes only
     /// to memory no other iteration touches; that is the caller's contract (our kernels pass raw pointers).
     public static func run(_ iterations: Int, _ body: (Int) -> Void) {
-        if iterations == 1 { body(0); return }
+        if iterations == 1 || isSerial { for i in 0..<iterations { body(i) }; return }
         withoutActuallyEscaping(body) { b in
             let box = UncheckedSendable(b)
             DispatchQueue.concurrentPerform(iterations: iterations) { box.value($0) }
         }
     }
+}
+
+extension Parallel {
+    /// True on a thread running inside `serially`: kernels and GEMMs then stay on that thread. Independent
+    /// sequences (FOVs) run one per core this way, with no fork/join inside each.
+    public static var isSerial: Bool { pthread_getspecific(serialKey) != nil }
+
+    public static func serially<T>(_ body: () throws -> T) rethrows -> T {
+        let before = pthread_getspecific(serialKey)
+        pthread_setspecific(serialKey, UnsafeRawPointer(bitPattern: 1))
+        defer { pthread_setspecific(serialKey, before) }
+        return try body()
+    }
+
+    private static let serialKey: pthread_key_t = {
+        var k = pthread_key_t()
+        pthread_key_create(&k, nil)
+        return k
+    }()
 }
 
 /// Carries a value into a concurrent closure where the caller guarantees the accesses do not race.

@@ -14,6 +14,7 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Spatial dataset.") var data = "../shared/data/osmfish/osmfish_valid_cells.h5ad"
     @Option(help: "Model config preset.") var config = "small"
     @Option(help: "Minutes of training.") var minutes = 3.0
+    @Option(help: "Stop after this many steps (0 = time only).") var steps = 0
     @Option(help: "Peak learning rate.") var lr: Float = 1e-3
     @Option(help: "Warm-up steps.") var warmup = 100
     @Option(help: "Evaluate every this many steps.") var every = 200
@@ -21,12 +22,12 @@ struct LearnBench: ParsableCommand {
     @Flag(help: "Switch the spatial position embedding off.") var noPosition = false
     @Option(help: "Seed.") var seed: UInt64 = 1
     @Flag(help: "Keep PyTorch's default decoder bias (no data-dependent start).") var noDataInit = false
-    @Option(help: "Latent: gmvae or vae.") var latent = "gmvae"
+    @Option(help: "Latent: gmvae or vae.") var latent = "vae"
     @Option(help: "Latent loss weights (Gaussian/KL and categorical).") var latentWeight: Float = 5
     @Option(help: "Free-bits floor.") var freeBits: Float = 5
     @Option(help: "Dropout.") var dropout: Float = 0.2
     @Flag(help: "Evaluate on the training tiles instead (a fit check).") var evalTrain = false
-    @Option(help: "Embedder learning-rate multiplier.") var embedderScale: Float = 0.1
+    @Option(help: "Embedder learning-rate multiplier (CellPLM fine-tunes it at 0.1; from scratch it must learn).") var embedderScale: Float = 1
     @Option(help: "Initial bias of the latent variance head (nil = PyTorch default).") var varBias: Float?
 
     func run() throws {
@@ -61,7 +62,7 @@ struct LearnBench: ParsableCommand {
             recent = []
         }
         try report()
-        while Date().timeIntervalSince(start) < minutes * 60 {
+        while Date().timeIntervalSince(start) < minutes * 60 && (steps == 0 || step < steps) {
             recent.append(try trainer.step(train[rng.int(below: train.count)]).reconstruction)
             step += 1
             if step % every == 0 { try report() }

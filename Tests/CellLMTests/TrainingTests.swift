@@ -83,3 +83,13 @@ import Tensor
         #expect(s.rate(step: 10) == 0.5)
     }
 }
+
+@Suite struct InferenceTests {
+    /// Embedding FOVs side by side on worker models gives exactly what embedding them one by one gives.
+    @Test func embedManyMatchesEmbed() throws {
+        let model = try TrainingTests.tinyModel()
+        let seqs = (0..<5).map { ModelGradientTests.sequence(cells: 20 + 7 * $0, genes: 30, seed: UInt64(40 + $0), batches: 3) }
+        let many = try model.embedMany(seqs)
+        for (s, m) in zip(seqs, many) { #expect(try model.embed(s) == m) }
+    }
+}

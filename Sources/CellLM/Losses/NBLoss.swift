@@ -71,17 +71,20 @@ public enum NBLoss {
                     Parallel.run(chunks) { ch in
                         var loss = 0.0
                         let dth = tpp + ch * genes
-                        // Gathered per-term work arrays (padded to a multiple of 8).
+                        // Gathered per-term work arrays (padded to a multiple of 8), raw so the loops carry no
+                        // copy-on-write checks.
                         let cap = (G + 8) / 8 * 8
-                        var sel = [Int32](repeating: 0, count: cap)
-                        var xs = [Float](repeating: 0, count: cap), ms = xs, ts = xs, lts = xs, gm = xs, dts = xs
+                        let sel = UnsafeMutablePointer<Int32>.allocate(capacity: cap)
+                        let work = UnsafeMutablePointer<Float>.allocate(capacity: 6 * cap)
+                        defer { sel.deallocate(); work.deallocate() }
+                        let xs = work, ms = work + cap, ts = work + 2 * cap, lts = work + 3 * cap, gm = work + 4 * cap, dts = work + 5 * cap
                         let lo = cells.count * ch / chunks, hi = cells.count * (ch + 1) / chunks
                         for ci in lo..<hi {
                             let i = cells[ci]
                             let xr = truth + i * genes, mr = mean + i * genes, dr = dmean + i * genes
                             for term in 0..<2 where terms[term] {
                                 var k = 0
-                                if term == 0 { for g in measured { sel[k] = g; k += 1 } }
+                                if term == 0 { measured.withUnsafeBufferPointer { sel.update(from: $0.baseAddress!, count: G) }; k = G }
                                 else { let mk = inputMask! + i * genes; for g in measured where mk[Int(g)] != 0 { sel[k] = g; k += 1 } }
                                 if k == 0 { continue }
                                 var tSum = 0.0, sSum = 0.0
@@ -93,7 +96,7 @@ public enum NBLoss {
                                 for z in k..<((k + 7) / 8 * 8) { xs[z] = 0; ms[z] = 0; ts[z] = 1; lts[z] = 0 }
                                 if sSum <= 0 { continue }
                                 let s = Float(tSum / sSum)
-                                let (nll, dot) = dense(xs, ms, ts, lts, gm: &gm, dT: &dts, count: k, scale: s)
+                                let (nll, dot) = dense(xs, ms, ts, lts, gm: gm, dT: dts, count: k, scale: s)
                                 loss += nll
                                 // The lgamma/digamma terms on non-zero counts.
                                 for z in 0..<k where xs[z] > 0 {
@@ -130,37 +133,35 @@ public enum NBLoss {
     ///   dT   = ∂nll/∂θ without the digamma terms = log((θ+μ)/θ) − (θ+x)·μ/(θ(θ+μ)) + x/θ
     /// Returns Σ nll and Σ μ·gm.
     @inline(__always)
-    static func dense(_ xs: [Float], _ ms: [Float], _ ts: [Float], _ lts: [Float], gm: inout [Float], dT: inout [Float],
+    static func dense(_ xp: UnsafePointer<Float>, _ mp: UnsafePointer<Float>, _ tp: UnsafePointer<Float>,
+                      _ lp: UnsafePointer<Float>, gm gp: UnsafeMutablePointer<Float>, dT dp: UnsafeMutablePointer<Float>,
                       count k: Int, scale s: Float) -> (Double, Double) {
         typealias V = FastMath.V
         var nllSum = 0.0, dotSum = 0.0
-        xs.withUnsafeBufferPointer { xp in ms.withUnsafeBufferPointer { mp in ts.withUnsafeBufferPointer { tp in
-        lts.withUnsafeBufferPointer { lp in gm.withUnsafeMutableBufferPointer { gp in dT.withUnsafeMutableBufferPointer { dp in
-            var z = 0
-            while z < k {
-                let x = UnsafeRawPointer(xp.baseAddress! + z).loadUnaligned(as: V.self)
-                let mu = UnsafeRawPointer(mp.baseAddress! + z).loadUnaligned(as: V.self) * s
-                let t = UnsafeRawPointer(tp.baseAddress! + z).loadUnaligned(as: V.self)
-                let lt = UnsafeRawPointer(lp.baseAddress! + z).loadUnaligned(as: V.self)
-                let q = t + mu
-                let l1p = FastMath.log(q) - lt
-                let tpx = t + x
-                let logMu = FastMath.log(mu + 1e-10)
-                var nll = tpx * l1p + x * (lt - logMu)
-                var g = tpx / q - x / (mu + 1e-10)
-                var d = l1p - tpx * mu / (t * q) + x / t
-                var dotv = mu * g
-                if z + 8 > k {   // padding lanes contribute nothing
-                    let valid = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int32>(repeating: Int32(k - z))
-                    nll.replace(with: 0, where: .!valid); g.replace(with: 0, where: .!valid)
-                    d.replace(with: 0, where: .!valid); dotv.replace(with: 0, where: .!valid)
-                }
-                UnsafeMutableRawPointer(gp.baseAddress! + z).storeBytes(of: g, as: V.self)
-                UnsafeMutableRawPointer(dp.baseAddress! + z).storeBytes(of: d, as: V.self)
-                nllSum += Double(nll.sum()); dotSum += Double(dotv.sum())
-                z += 8
+        var z = 0
+        while z < k {
+            let x = UnsafeRawPointer(xp + z).loadUnaligned(as: V.self)
+            let mu = UnsafeRawPointer(mp + z).loadUnaligned(as: V.self) * s
+            let t = UnsafeRawPointer(tp + z).loadUnaligned(as: V.self)
+            let lt = UnsafeRawPointer(lp + z).loadUnaligned(as: V.self)
+            let q = t + mu
+            let l1p = FastMath.log(q) - lt
+            let tpx = t + x
+            let logMu = FastMath.log(mu + 1e-10)
+            var nll = tpx * l1p + x * (lt - logMu)
+            var g = tpx / q - x / (mu + 1e-10)
+            var d = l1p - tpx * mu / (t * q) + x / t
+            var dotv = mu * g
+            if z + 8 > k {   // padding lanes contribute nothing
+                let valid = SIMD8<Int32>(0, 1, 2, 3, 4, 5, 6, 7) .< SIMD8<Int32>(repeating: Int32(k - z))
+                nll.replace(with: 0, where: .!valid); g.replace(with: 0, where: .!valid)
+                d.replace(with: 0, where: .!valid); dotv.replace(with: 0, where: .!valid)
             }
-        } } } } } }
+            UnsafeMutableRawPointer(gp + z).storeBytes(of: g, as: V.self)
+            UnsafeMutableRawPointer(dp + z).storeBytes(of: d, as: V.self)
+            nllSum += Double(nll.sum()); dotSum += Double(dotv.sum())
+            z += 8
+        }
         return (nllSum, dotSum)
     }
 }
