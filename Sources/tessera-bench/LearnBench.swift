@@ -17,6 +17,7 @@ struct LearnBench: ParsableCommand {
     @Option(help: "Stop after this many steps (0 = time only).") var steps = 0
     @Option(help: "Peak learning rate.") var lr: Float = 1e-3
     @Option(help: "Warm-up steps.") var warmup = 100
+    @Option(help: "AdamW weight decay.") var weightDecay: Float = 1e-8
     @Option(help: "Evaluate every this many steps.") var every = 200
     @Option(help: "Tiles per side.") var grid = 5
     @Flag(help: "Switch the spatial position embedding off.") var noPosition = false
@@ -47,7 +48,7 @@ struct LearnBench: ParsableCommand {
             model.params.set(name, [Float](repeating: varBias, count: cfg.latentDim))
         }
         if !noDataInit { model.initializeDecoderBias(from: train) }
-        var opts = TrainingOptions(); opts.learningRate = lr; opts.warmupSteps = warmup; opts.embedderLRScale = embedderScale
+        var opts = TrainingOptions(); opts.learningRate = lr; opts.warmupSteps = warmup; opts.embedderLRScale = embedderScale; opts.weightDecay = weightDecay
         let trainer = try Trainer(model: model, options: opts)
         let stats = MaskedEvaluation.geneStatistics(train)
         print("\(ds.name): \(ds.cellCount) cells × \(ds.geneCount) genes, \(train.count) training tiles (\(train.reduce(0) { $0 + $1.cells }) cells), \(test.count) held out (\(test.reduce(0) { $0 + $1.cells }) cells); \(config), position embedding \(cfg.positionEmbedding ? "on" : "off"), lr \(lr)")

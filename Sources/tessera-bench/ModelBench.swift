@@ -18,7 +18,7 @@ struct ModelBench: ParsableCommand {
     @Option(help: "Timed training steps (one FOV each).") var steps = 20
     @Option(help: "Untimed warm-up steps.") var warmup = 2
     @Option(help: "Peer torch thread counts, comma-separated; empty skips the peer.") var peerThreads = "1,2"
-    @Option(help: "OpenBLAS core types for our runs: 'env' (the environment's setting), 'auto' (unset), or a name.") var coretypes = "env,auto"
+    @Option(help: "OpenBLAS core types for our runs: 'env' (the environment's setting), 'auto' (unset), a name such as Haswell, or 'alt' (auto when the environment sets one, else Haswell).") var coretypes = "env,alt"
     @Option(help: "Also embed one FOV of this many cells in a single sequence (0 skips).") var bigFov = 0
     @Option(help: "Python with torch and cellplm.") var python = ".venv-bench/bin/python"
     @Option(help: "Peer script.") var peerScript = "../shared/bench/cellplm_train_bench.py"
@@ -34,7 +34,9 @@ struct ModelBench: ParsableCommand {
         }
         let me = CommandLine.arguments[0]
         var ours: [(String, [String: Any])] = []
-        for ct in coretypes.split(separator: ",").map(String.init) {
+        let envCore = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? ""
+        for raw in coretypes.split(separator: ",").map(String.init) {
+            let ct = raw == "alt" ? (envCore.isEmpty ? "Haswell" : "auto") : raw
             var env: [String: String] = [:]
             var label = ct
             if ct == "env" { label = "env (\(ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"] ?? "unset"))" }
@@ -118,7 +120,7 @@ struct EmbedBench: ParsableCommand {
     @Option(help: "Model config: small or base.") var config = "small"
     @Option(help: "Cells of the single big FOV (0 skips).") var bigFov = 100_000
     @Option(help: "Peer torch thread counts.") var peerThreads = "1,2"
-    @Option(help: "OpenBLAS core types for our runs.") var coretypes = "env,auto"
+    @Option(help: "OpenBLAS core types for our runs (see train --help).") var coretypes = "env,alt"
     @Option(help: "Spatial h5ad.") var data = "bench-data/model/spatial.h5ad"
 
     func run() throws {
