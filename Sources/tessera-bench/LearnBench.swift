@@ -52,6 +52,8 @@ struct LearnBench: ParsableCommand {
         let trainer = try Trainer(model: model, options: opts)
         let stats = MaskedEvaluation.geneStatistics(train)
         print("\(ds.name): \(ds.cellCount) cells × \(ds.geneCount) genes, \(train.count) training tiles (\(train.reduce(0) { $0 + $1.cells }) cells), \(test.count) held out (\(test.reduce(0) { $0 + $1.cells }) cells); \(config), position embedding \(cfg.positionEmbedding ? "on" : "off"), lr \(lr)")
+        let knn = MaskedEvaluation.nearestNeighbourBaseline(train: train, test: test, theta: stats.theta)
+        print(String(format: "reference: 15 nearest training cells on the visible genes score %.3f on the same held-out entries", knn))
         print("step  seconds  train-recon  held-out-NLL  mean-profile  ratio")
         var rng = SeededRNG(seed: seed &+ 1)
         let start = Date()
