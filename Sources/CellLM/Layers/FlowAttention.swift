@@ -17,6 +17,8 @@ public enum FlowAttention {
         public let kSum = Buffer(), qSum = Buffer(), kOut = Buffer(), qIn = Buffer(), kv = Buffer()
         /// Scratch: N×d for the forward, 3 × N×d for the backward.
         public let scratch = Buffer()
+        /// Backward per-head temporaries: dKV (dh²), dqI, dkO, dkS, dqS (dh each), dAlloc, dInc, dco (N each).
+        let backwardTemp = Buffer()
         public init() {}
 
         func prepare(n: Int, heads: Int, dh: Int) {
@@ -137,9 +139,12 @@ public enum FlowAttention {
                                 qkv: UnsafePointer<Float>, saved: Saved, n: Int, d: Int, heads: Int) {
         let dh = d / heads
         let scratch = saved.scratch.resize(3 * n * d)
+        let per = dh * dh + 4 * dh + 3 * n
+        let temp = saved.backwardTemp.resize(heads * per)
+        temp.update(repeating: 0, count: heads * per)
         forEachHead(heads) { h in
             headBackward(h: h, dqkv: dqkv, dOut: dOut, qkv: qkv, saved: saved,
-                         scratch: scratch + 3 * h * dh, sld: 3 * d, n: n, d: d, dh: dh)
+                         scratch: scratch + 3 * h * dh, sld: 3 * d, temp: temp + h * per, n: n, d: d, dh: dh)
         }
         // Through the sigmoids: dq ← dq·σ(1−σ), dk likewise.
         let ld = 3 * d
@@ -159,7 +164,7 @@ public enum FlowAttention {
 
     static func headBackward(h: Int, dqkv: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>,
                              qkv: UnsafePointer<Float>, saved: Saved, scratch: UnsafeMutablePointer<Float>, sld: Int,
-                             n: Int, d: Int, dh: Int) {
+                             temp: UnsafeMutablePointer<Float>, n: Int, d: Int, dh: Int) {
         let ld = 3 * d
         let q = qkv + h * dh, k = qkv + d + h * dh, v = qkv + 2 * d + h * dh
         let dq = dqkv + h * dh, dk = dqkv + d + h * dh, dv = dqkv + 2 * d + h * dh
@@ -172,10 +177,9 @@ public enum FlowAttention {
         // Three N×dh scratch slabs (row stride sld): P = Q·KV, then dP, then Ṽ / dṼ.
         let p = scratch, dP = scratch + dh, t = scratch + 2 * dh
         let e = eps
-        var dKV = [Float](repeating: 0, count: dh * dh)
-        var dqI = [Float](repeating: 0, count: dh), dkO = [Float](repeating: 0, count: dh)
-        var dkS = [Float](repeating: 0, count: dh), dqS = [Float](repeating: 0, count: dh)
-        var dAlloc = [Float](repeating: 0, count: n), dInc = [Float](repeating: 0, count: n)
+        // Zeroed per-head temporaries, preallocated in `saved` (see backward).
+        let dKVp = temp, dqI = temp + dh * dh, dkO = dqI + dh, dkS = dkO + dh, dqS = dkS + dh
+        let dAlloc = dqS + dh, dInc = dAlloc + n, dco = dInc + n
 
         BLAS.gemm(m: n, n: dh, k: dh, a: q, lda: ld, b: kv, ldb: dh, c: p, ldc: sld)
         for i in 0..<n {
@@ -188,7 +192,8 @@ public enum FlowAttention {
         }
         // dQ = dP·KVᵀ ; dKV = Qᵀ·dP
         BLAS.gemm(transB: true, m: n, n: dh, k: dh, a: dP, lda: sld, b: kv, ldb: dh, c: dq, ldc: ld)
-        dKV.withUnsafeMutableBufferPointer { dkv in
+        do {
+            let dkv = UnsafeMutableBufferPointer(start: dKVp, count: dh * dh)
             BLAS.gemm(transA: true, m: dh, n: dh, k: n, a: q, lda: ld, b: dP, ldb: sld, c: dkv.baseAddress!, ldc: dh)
             // Ṽ = comp∘V ; dK = Ṽ·dKVᵀ ; dṼ = K·dKV (into p, no longer needed)
             for i in 0..<n {
@@ -199,7 +204,6 @@ public enum FlowAttention {
             BLAS.gemm(m: n, n: dh, k: dh, a: k, lda: ld, b: dkv.baseAddress!, ldb: dh, c: p, ldc: sld)
         }
         // dV = comp∘dṼ ; dcomp_j = ⟨V_j, dṼ_j⟩ → through the N-scaled softmax and the clamp.
-        var dco = [Float](repeating: 0, count: n)
         var sDot: Float = 0
         for i in 0..<n {
             let vi = v + i * ld, dti = p + i * sld, dvi = dv + i * ld, c = comp[i]
