@@ -19,6 +19,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         // Thin C bridges. Each is a system-library module whose header adds a few static inline shims
@@ -32,6 +33,8 @@ let package = Package(
         .target(name: "SpatialData", dependencies: ["Tensor", "CHDF5", "CPNG", "CZlib"]),
         .target(name: "CellLM", dependencies: ["Tensor"], swiftSettings: numeric),
         .target(name: "Workflows", dependencies: ["SpatialData", "CellLM", "Tensor"]),
+        .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
+        .target(name: "Daemon", dependencies: ["Store", "Workflows"]),
 
         .executableTarget(name: "tessera", dependencies: [
             "SpatialData",
@@ -44,6 +47,9 @@ let package = Package(
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CellLMTests", dependencies: ["CellLM", "Tensor", "Workflows", "SpatialData"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StoreTests", dependencies: ["Store"]),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows"]),
+        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Store", "Workflows"]),
         .testTarget(name: "SpatialDataTests", dependencies: ["SpatialData", "Tensor"]),
     ]
 )

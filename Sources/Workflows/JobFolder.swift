@@ -1,0 +1,87 @@
+import Foundation
+
+/// The on-disk contract between the daemon and a worker process (../shared/DESIGN.md): a worker reads
+/// `job.json`, appends progress to `events.jsonl`, writes artifacts under `artifacts/`, checkpoints under
+/// `checkpoints/`, and finally `exit.json`. The truth survives on disk: a daemon restarted after a crash
+/// reconciles every job from these files.
+public struct JobFolder: Sendable {
+    public let url: URL
+    public init(_ url: URL) { self.url = url }
+
+    public var specURL: URL { url.appendingPathComponent("job.json") }
+    public var eventsURL: URL { url.appendingPathComponent("events.jsonl") }
+    public var exitURL: URL { url.appendingPathComponent("exit.json") }
+    public var artifacts: URL { url.appendingPathComponent("artifacts", isDirectory: true) }
+    public var checkpoints: URL { url.appendingPathComponent("checkpoints", isDirectory: true) }
+
+    /// What the worker runs: the workflow, its version, parameters and inputs (role → dataset path).
+    public struct Spec: Codable, Sendable, Equatable {
+        public var jobID: String
+        public var workflow: String
+        public var version: String
+        public var parameters: [String: JSONValue]
+        public var inputs: [String: String]
+        public var seed: UInt64
+        public init(jobID: String, workflow: String, version: String, parameters: [String: JSONValue], inputs: [String: String], seed: UInt64) {
+            self.jobID = jobID; self.workflow = workflow; self.version = version; self.parameters = parameters; self.inputs = inputs; self.seed = seed
+        }
+    }
+
+    /// How the worker ended.
+    public struct Exit: Codable, Sendable, Equatable {
+        public enum Status: String, Codable, Sendable { case succeeded, failed, cancelled }
+        public var status: Status
+        public var reason: String
+        public var at: Date
+        public init(status: Status, reason: String, at: Date = Date()) { self.status = status; self.reason = reason; self.at = at }
+    }
+
+    /// Creates the folder and its subfolders and writes the spec (atomically).
+    public func create(spec: Spec) throws {
+        let fm = FileManager.default
+        for d in [url, artifacts, checkpoints] { try fm.createDirectory(at: d, withIntermediateDirectories: true) }
+        try Self.encoder.encode(spec).write(to: specURL, options: .atomic)
+    }
+
+    public func readSpec() throws -> Spec { try Self.decoder.decode(Spec.self, from: Data(contentsOf: specURL)) }
+
+    public func writeExit(_ exit: Exit) throws { try Self.encoder.encode(exit).write(to: exitURL, options: .atomic) }
+
+    /// nil while the worker has not finished (or died before saying how).
+    public func readExit() -> Exit? {
+        guard let d = try? Data(contentsOf: exitURL) else { return nil }
+        return try? Self.decoder.decode(Exit.self, from: d)
+    }
+
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]; e.dateEncodingStrategy = .iso8601; return e
+    }()
+    static let decoder: JSONDecoder = { let d = JSONDecoder(); d.dateDecodingStrategy = .iso8601; return d }()
+}
+
+/// A JSON value (parameters are typed by the workflow spec, not by this container).
+public enum JSONValue: Codable, Sendable, Equatable {
+    case number(Double), string(String), bool(Bool), array([JSONValue]), object([String: JSONValue]), null
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        if c.decodeNil() { self = .null }
+        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let n = try? c.decode(Double.self) { self = .number(n) }
+        else if let s = try? c.decode(String.self) { self = .string(s) }
+        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
+        else { self = .object(try c.decode([String: JSONValue].self)) }
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.singleValueContainer()
+        switch self {
+        case .number(let n): try c.encode(n)
+        case .string(let s): try c.encode(s)
+        case .bool(let b): try c.encode(b)
+        case .array(let a): try c.encode(a)
+        case .object(let o): try c.encode(o)
+        case .null: try c.encodeNil()
+        }
+    }
+}
