@@ -32,6 +32,7 @@ let package = Package(
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: numeric),
         .target(name: "SpatialData", dependencies: ["Tensor", "CHDF5", "CPNG", "CZlib"]),
         .target(name: "CellLM", dependencies: ["Tensor"], swiftSettings: numeric),
+        .target(name: "Analysis", dependencies: ["Tensor", "CBLAS"], swiftSettings: numeric),
         .target(name: "Workflows", dependencies: ["SpatialData", "CellLM", "Tensor"]),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         .target(name: "Daemon", dependencies: ["Store", "Workflows"]),
@@ -47,6 +48,7 @@ let package = Package(
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CellLMTests", dependencies: ["CellLM", "Tensor", "Workflows", "SpatialData"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows"]),
         .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Store", "Workflows"]),
