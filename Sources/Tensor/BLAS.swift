@@ -49,9 +49,6 @@ public enum BLAS {
     /// OpenBLAS runs single-threaded inside each call; `gemm` does the splitting (see above).
     static let singleThreaded: Bool = { openblas_set_num_threads(1); return true }()
 
-    /// Sets the number of threads OpenBLAS uses for the following calls (process-wide).
-    public static func setThreads(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
-
     /// Threads OpenBLAS will use.
     public static var threads: Int { Int(openblas_get_num_threads()) }
 

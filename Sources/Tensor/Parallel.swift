@@ -1,8 +1,8 @@
 import Dispatch
 import Foundation
 
-/// Parallel loops for our own kernels (OpenBLAS threads its GEMMs itself). Work is split into one
-/// contiguous chunk per core; loops too small to pay for a thread hand-off run inline.
+/// Parallel loops for our own kernels and for `BLAS.gemm`'s blocks. Work is split into one contiguous chunk
+/// per core; loops too small to pay for a thread hand-off run inline.
 public enum Parallel {
     /// Cores used by our kernels: `TESSERA_THREADS` if set, else the active processor count.
     public static let cores: Int = {

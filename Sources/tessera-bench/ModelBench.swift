@@ -106,8 +106,11 @@ struct ModelBench: ParsableCommand {
             }
         }
         for (t, r) in peers {
-            let n = d(r, "n_cells"); _ = n
-            print(String(format: "peer %d thread(s): training loss %.1f → %.1f; ours see child JSON", t, d(r, "train", "loss_mean_first5"), d(r, "train", "loss_mean_last5")))
+            print(String(format: "peer %d thread(s): training loss (mean of first/last 5 steps) %.1f → %.1f", t,
+                         d(r, "train", "loss_mean_first5"), d(r, "train", "loss_mean_last5")))
+        }
+        for (label, j) in ours {
+            print(String(format: "ours %@: training loss (first/last step) %.1f → %.1f", label, d(j, "train", "loss_first"), d(j, "train", "loss_last")))
         }
     }
 }
