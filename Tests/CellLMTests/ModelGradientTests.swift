@@ -70,3 +70,28 @@ import Tensor
         print("model gradient check (\(latent)): \(checked) tensors, worst relative error \(worst) at \(worstName)")
     }
 }
+
+/// A decoder with only a dataset table (no batch table): labels reach the right table, and its gradient checks.
+@Suite struct DatasetCovariateTests {
+    @Test func datasetOnlyCovariate() throws {
+        var cfg = CellLMConfig.tiny(genes: 30)
+        cfg.datasetCount = 2
+        cfg.dropout = 0; cfg.freeBits = 0
+        let model = try CellLM(config: cfg, seed: 4)
+        var seq = ModelGradientTests.sequence(cells: 24, genes: 30, seed: 6, batches: 1)
+        seq.batch = nil
+        seq.dataset = (0..<24).map { Int32($0 % 2) }
+        var r = SeededRNG(seed: 1)
+        let replay = Replay(masked: MaskedSequence.make(counts: seq.counts, measured: seq.measured, config: cfg, rng: &r))
+        let start = model.rng
+        func loss() -> Double { model.rng = start; model.step = 0; return Double(try! model.trainStep(seq, replay: replay).total) }
+        model.params.zeroGrads()
+        _ = loss()
+        let name = "decoder.covariate_layers.0.dataset.0.weight"
+        let g = model.params.gradArray(name)
+        #expect(g.contains { $0 != 0 })
+        let info = model.params.info(name)
+        let res = GradientCheck.directional(model.params.values.pointer + info.offset, count: info.count, grad: g, h: 1e-2, f: loss)
+        #expect(res.rel < 2e-2, "fd \(res.fd) vs \(res.analytic)")
+    }
+}

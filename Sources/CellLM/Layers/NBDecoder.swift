@@ -48,7 +48,7 @@ public struct NBDecoder {
         return l
     }
 
-    /// z: N×dz; labels[c]: per-cell label of covariate c (−1 = unknown) or nil (all unknown).
+    /// z: N×dz; labels: [batch, dataset] per-cell labels (−1 = unknown), each nil when all are unknown.
     public func forward(z: UnsafePointer<Float>, n: Int, labels: [[Int32]?], params ps: ParameterStore, cache c: Cache,
                         dropout p: Float, train: Bool, rng: inout SeededRNG) {
         let nh = n * dh
@@ -63,7 +63,9 @@ public struct NBDecoder {
         c.cov = []; c.labels = []
         for (ci, cov) in covariates.enumerated() {
             let pfx = "decoder.covariate_layers.0.\(cov.name)."
-            let lab = (ci < labels.count ? labels[ci] : nil) ?? [Int32](repeating: -1, count: n)
+            // labels is [batch, dataset]; only covariates with a table are in `covariates`, so index by name.
+            let which = cov.name == "batch" ? 0 : 1
+            let lab = (which < labels.count ? labels[which] : nil) ?? [Int32](repeating: -1, count: n)
             c.labels.append(lab)
             let table = ps.value(pfx + "0.weight"), slope = ps.value(pfx + "1.weight")[0]
             var entries: [(label: Int, e: [Float], act: [Float], m: [Float], rs: [Float])] = []
