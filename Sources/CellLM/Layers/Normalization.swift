@@ -1,27 +1,16 @@
 import Foundation
 import Tensor
 
-/// LayerNorm over the last dimension (eps 1e-5, biased variance, per-channel affine), as torch.nn.LayerNorm.
+/// LayerNorm over the last dimension (eps 1e-5, biased variance, per-channel affine), as torch.nn.LayerNorm:
+/// GroupNorm with a single group, so both share one kernel.
 public enum LayerNorm {
-    public static let eps: Float = 1e-5
+    public static let eps: Float = GroupNorm.eps
 
     /// x, y: N×C. Saves per-row mean and 1/σ (N each) for the backward.
     public static func forward(y: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>,
                                rstd: UnsafeMutablePointer<Float>, x: UnsafePointer<Float>,
                                gamma: UnsafePointer<Float>, beta: UnsafePointer<Float>, n: Int, c: Int) {
-        Parallel.forEach(n, grain: 64) { rows in
-            for r in rows {
-                let xr = x + r * c, yr = y + r * c
-                var s: Float = 0
-                for j in 0..<c { s += xr[j] }
-                let m = s / Float(c)
-                var v: Float = 0
-                for j in 0..<c { let d = xr[j] - m; v += d * d }
-                let rs = 1 / (v / Float(c) + eps).squareRoot()
-                mean[r] = m; rstd[r] = rs
-                for j in 0..<c { yr[j] = (xr[j] - m) * rs * gamma[j] + beta[j] }
-            }
-        }
+        GroupNorm.forward(y: y, mean: mean, rstd: rstd, x: x, gamma: gamma, beta: beta, n: n, c: c, groups: 1)
     }
 
     /// dy: N×C → dx (overwritten, or added to when `accumulate`), dgamma/dbeta += (C each).
@@ -29,38 +18,8 @@ public enum LayerNorm {
                                 dbeta: UnsafeMutablePointer<Float>, dy: UnsafePointer<Float>, x: UnsafePointer<Float>,
                                 mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>, gamma: UnsafePointer<Float>,
                                 n: Int, c: Int, accumulate: Bool) {
-        // Parameter gradients: per-thread partial sums, then a reduction (keeps the loop over rows parallel).
-        let parts = Parallel.cores
-        var partial = [Float](repeating: 0, count: parts * 2 * c)
-        partial.withUnsafeMutableBufferPointer { pb in
-            let pp = pb.baseAddress!
-            let chunks = min(parts, max(1, n / 32))
-            let work: (Int) -> Void = { ci in
-                let lo = n * ci / chunks, hi = n * (ci + 1) / chunks
-                let dg = pp + ci * 2 * c, dbt = dg + c
-                for r in lo..<hi {
-                    let xr = x + r * c, dyr = dy + r * c, dxr = dx + r * c
-                    let m = mean[r], rs = rstd[r]
-                    var sumG: Float = 0, sumGX: Float = 0
-                    for j in 0..<c {
-                        let xh = (xr[j] - m) * rs
-                        let g = dyr[j] * gamma[j]
-                        sumG += g; sumGX += g * xh
-                        dg[j] += dyr[j] * xh; dbt[j] += dyr[j]
-                    }
-                    let a = sumG / Float(c), b = sumGX / Float(c)
-                    for j in 0..<c {
-                        let xh = (xr[j] - m) * rs
-                        let v = rs * (dyr[j] * gamma[j] - a - xh * b)
-                        dxr[j] = accumulate ? dxr[j] + v : v
-                    }
-                }
-            }
-            Parallel.run(chunks, work)
-            for ci in 0..<chunks {
-                for j in 0..<c { dgamma[j] += pp[ci * 2 * c + j]; dbeta[j] += pp[ci * 2 * c + c + j] }
-            }
-        }
+        GroupNorm.backward(dx: dx, dgamma: dgamma, dbeta: dbeta, dy: dy, x: x, mean: mean, rstd: rstd, gamma: gamma,
+                           n: n, c: c, groups: 1, accumulate: accumulate)
     }
 }
 
