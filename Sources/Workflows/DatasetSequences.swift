@@ -16,12 +16,15 @@ public struct SequenceSet: Sendable {
 
 public enum DatasetSequences {
     /// Vocabulary alignment: for each vocabulary gene, the dataset column holding it (matched by gene id, then
-    /// by symbol, case-insensitively), or nil.
+    /// by symbol, with `GeneHarmonizer`'s key: case-insensitive, Ensembl version stripped), or nil.
     public static func align(_ ds: Dataset, to vocabulary: [String]) -> [Int?] {
         var byKey: [String: Int] = [:]
-        for (j, id) in ds.geneIDs.enumerated() where byKey[id.uppercased()] == nil { byKey[id.uppercased()] = j }
-        for (j, s) in ds.geneSymbols.enumerated() where byKey[s.uppercased()] == nil { byKey[s.uppercased()] = j }
-        return vocabulary.map { byKey[$0.uppercased()] }
+        for names in [ds.geneIDs, ds.geneSymbols] {
+            for (j, name) in names.enumerated() where byKey[GeneHarmonizer.normalizedKey(name)] == nil {
+                byKey[GeneHarmonizer.normalizedKey(name)] = j
+            }
+        }
+        return vocabulary.map { byKey[GeneHarmonizer.normalizedKey($0)] }
     }
 
     /// Cuts `ds` into sequences. `vocabulary` nil means the dataset's own genes (by id). `batchBase`, when given,
