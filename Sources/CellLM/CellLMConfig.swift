@@ -101,6 +101,12 @@ public struct CellLMConfig: Codable, Sendable, Equatable {
         func bad(_ field: String, _ value: Any, _ allowed: String) -> CellLMError {
             .invalidConfig(field: field, value: "\(value)", allowed: allowed)
         }
+        // Upper bounds keep a damaged or hostile config from asking for an impossible allocation.
+        let widths = [("genes", genes, 1_000_000), ("hidden", hidden, 16_384), ("latentDim", latentDim, 16_384),
+                      ("mixtureComponents", mixtureComponents, 4_096), ("gmvaeHidden", gmvaeHidden, 16_384),
+                      ("decoderHidden", decoderHidden, 16_384), ("decoderBottleneck", decoderBottleneck, 16_384),
+                      ("batchCount", batchCount, 10_000_000), ("datasetCount", datasetCount, 1_000_000)]
+        for (name, v, most) in widths where v > most { throw bad(name, v, "at most \(most)") }
         if genes < 1 { throw bad("genes", genes, "at least 1") }
         if hidden < 4 || hidden % 4 != 0 { throw bad("hidden", hidden, "a positive multiple of 4 (GroupNorm uses 4 groups; the position embedding needs it)") }
         if heads < 1 || hidden % heads != 0 { throw bad("heads", heads, "a divisor of hidden (\(hidden))") }

@@ -109,9 +109,12 @@ public struct TensorFile {
                 throw fail("lists a tensor without name, dtype, shape, offset and nbytes")
             }
             let size = dtype == "u64" ? 8 : 4
-            let count = shape.reduce(1, *)
-            guard ["f32", "i32", "u64"].contains(dtype), shape.allSatisfy({ $0 >= 0 }), count * size == nbytes, offset >= 0,
-                  base + offset + nbytes <= data.count else {
+            // Checked arithmetic throughout: a damaged header must give this error, not an overflow trap.
+            var count: Int? = shape.allSatisfy({ $0 >= 0 }) ? 1 : nil
+            for dim in shape { count = count.flatMap { c in let (v, o) = c.multipliedReportingOverflow(by: dim); return o ? nil : v } }
+            let bytes = count.flatMap { c -> Int? in let (v, o) = c.multipliedReportingOverflow(by: size); return o ? nil : v }
+            let end = offset >= 0 && nbytes >= 0 && offset <= data.count && nbytes <= data.count ? base + offset + nbytes : Int.max
+            guard ["f32", "i32", "u64"].contains(dtype), let bytes, bytes == nbytes, end <= data.count else {
                 throw fail("tensor '\(name)' (\(dtype) \(shape), \(nbytes) bytes at \(offset)) does not fit the file of \(data.count) bytes")
             }
             let range = (base + offset)..<(base + offset + nbytes)

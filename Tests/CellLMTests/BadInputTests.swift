@@ -53,6 +53,21 @@ import Tensor
         f.meta["geneNames"] = ["a", "b"]
         let u6 = Self.tmp("genes.tsr"); try f.write(to: u6); defer { try? FileManager.default.removeItem(at: u6) }
         #expect(message { try Checkpoint.read(u6) }.contains("2 gene names"))
+        // A header whose shape overflows, and a config asking for an impossible vocabulary.
+        let header = String(decoding: good.prefix(16 + Int(good[12]) + Int(good[13]) << 8 + Int(good[14]) << 16).dropFirst(16), as: UTF8.self)
+        var huge = header.replacingOccurrences(of: "\"shape\":[12,32]", with: "\"shape\":[9223372036854775807,32]")
+        if huge == header { huge = header.replacingOccurrences(of: "\"shape\" : [\n    12,\n    32\n  ]", with: "\"shape\":[9223372036854775807,32]") }
+        #expect(huge != header, "the header layout changed; update this test")
+        var hostile = Data(good.prefix(12))
+        withUnsafeBytes(of: UInt32(huge.utf8.count).littleEndian) { hostile.append(contentsOf: $0) }
+        hostile.append(Data(huge.utf8))
+        let u7 = Self.tmp("overflow.tsr"); try hostile.write(to: u7); defer { try? FileManager.default.removeItem(at: u7) }
+        #expect(message { try Checkpoint.read(u7) }.contains("does not fit"))
+        f = try TensorFile.read(url)
+        var big = model.config; big.genes = 1 << 40
+        f.config = try JSONEncoder().encode(big)
+        let u8 = Self.tmp("genes-huge.tsr"); try f.write(to: u8); defer { try? FileManager.default.removeItem(at: u8) }
+        #expect(message { try Checkpoint.read(u8) }.contains("genes"))
     }
 
     @Test func inputsThatAreWrong() throws {
