@@ -68,8 +68,8 @@ public struct Checkpoint {
             ps.set(e.name, v)
             seen.insert(e.name)
         }
-        // Our position-embedding gate has no CellPLM counterpart: it keeps its initial value when absent.
-        let missing = ps.infos.map(\.name).filter { !seen.contains($0) && $0 != "embedder.pe_enc.scale" }
+        // Parameters without a CellPLM counterpart keep their initial values when absent.
+        let missing = ps.infos.map(\.name).filter { !seen.contains($0) && !GeneEmbedder.tesseraOnly.contains($0) }
         if !missing.isEmpty {
             throw .tensorFile(file: file, problem: "lacks \(missing.count) tensor(s) the model needs, first '\(missing[0])'",
                               fix: "The file was made for a different architecture; convert it again or pick the matching config.")

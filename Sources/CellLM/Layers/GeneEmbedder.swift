@@ -22,6 +22,10 @@ public struct GeneEmbedder {
         return log1pf(v)
     }
 
+    /// Parameters Tessera adds that CellPLM has no counterpart for: importing CellPLM weights (or golden
+    /// tensors) leaves them at their initial values.
+    public static let tesseraOnly: Set<String> = ["embedder.pe_enc.scale"]
+
     public static func layout(genes: Int, d: Int) -> [(String, [Int], Int)] {
         [("embedder.feat_enc.emb", [genes, d], 1),
          ("embedder.extra_linear.0.weight", [d, d], 1), ("embedder.extra_linear.0.bias", [d], 1),
