@@ -20,42 +20,47 @@ public enum MaskedEvaluation {
         let g = seq.counts.cols, n = seq.cells
         var mask = [UInt8](repeating: 0, count: n * g)
         for i in 0..<n { for gene in seq.measured where rng.uniform() < rate { mask[i * g + Int(gene)] = 1 } }
-        var masked = seq.counts
-        for i in 0..<n {
-            for z in masked.indptr[i]..<masked.indptr[i + 1] where mask[i * g + Int(masked.indices[z])] != 0 { masked.values[z] = 0 }
-        }
-        return MaskedSequence(kept: Array(0..<n), counts: seq.counts, masked: masked, inputMask: mask, maskedCells: n)
+        return MaskedSequence(kept: Array(0..<n), counts: seq.counts, masked: MaskedSequence.zeroing(seq.counts, mask: mask),
+                              inputMask: mask, maskedCells: n)
+    }
+
+    /// Summed masked-entry NB NLL (term B) of `mean` (N×G) against the sequence's counts, and how many cells
+    /// had a masked entry.
+    static func score(_ seq: CellSequence, _ m: MaskedSequence, mean: [Float], theta: [Float]) -> (sum: Double, cells: Int) {
+        let n = seq.cells, g = seq.counts.cols
+        var truth = [Float](repeating: 0, count: n * g)
+        truth.withUnsafeMutableBufferPointer { seq.counts.densify(into: $0.baseAddress!) }
+        var dmean = [Float](repeating: 0, count: n * g), dtheta = [Float](repeating: 0, count: g)
+        let scored = (0..<n).filter { i in seq.measured.contains { m.inputMask[i * g + Int($0)] != 0 } }.count
+        let loss = truth.withUnsafeBufferPointer { t in mean.withUnsafeBufferPointer { mp in theta.withUnsafeBufferPointer { tp in
+            m.inputMask.withUnsafeBufferPointer { mk in dmean.withUnsafeMutableBufferPointer { dm in dtheta.withUnsafeMutableBufferPointer { dt in
+                NBLoss.compute(truth: t.baseAddress!, mean: mp.baseAddress!, theta: tp.baseAddress!, n: n, genes: g,
+                               measured: seq.measured, inputMask: mk.baseAddress!, objective: .maskedEntriesOnly,
+                               dmean: dm.baseAddress!, dtheta: dt.baseAddress!)
+            } } } } } }
+        return (Double(loss) * Double(scored), scored)
     }
 
     /// `profile`: per-gene mean counts of the training cells (G); `baselineTheta`: the baseline's per-gene
-    /// inverse dispersion (G), e.g. from `momentTheta`.
+    /// inverse dispersion (G), e.g. from `geneStatistics`.
     public static func evaluate(model: CellLM, sequences: [CellSequence], profile: [Float], baselineTheta: [Float],
                                 rate: Double = 0.25, seed: UInt64 = 17) throws(CellLMError) -> Result {
         var modelSum = 0.0, baseSum = 0.0, cells = 0, entries = 0
+        guard profile.count == model.config.genes, baselineTheta.count == model.config.genes else {
+            throw .invalidInput(field: "profile", problem: "has \(profile.count) genes (θ \(baselineTheta.count)) for a vocabulary of \(model.config.genes)",
+                                fix: "Compute it with geneStatistics on sequences in the model's vocabulary.")
+        }
         for (k, seq) in sequences.enumerated() {
             let m = mask(seq, rate: rate, seed: seed &+ UInt64(k))
             var input = seq
             input.counts = m.masked
             let means = try model.reconstruct(input)
-            let n = seq.cells, g = seq.counts.cols
-            var truth = [Float](repeating: 0, count: n * g)
-            truth.withUnsafeMutableBufferPointer { seq.counts.densify(into: $0.baseAddress!) }
-            var dmean = [Float](repeating: 0, count: n * g), dtheta = [Float](repeating: 0, count: g)
             let theta = model.thetaArray()
-            let base = [Float]((0..<n).flatMap { _ in profile })
-            let scored = (0..<n).filter { i in seq.measured.contains { m.inputMask[i * g + Int($0)] != 0 } }.count
-            func score(_ mean: [Float], _ th: [Float]) -> Double {
-                truth.withUnsafeBufferPointer { t in mean.withUnsafeBufferPointer { mp in th.withUnsafeBufferPointer { tp in
-                    m.inputMask.withUnsafeBufferPointer { mk in dmean.withUnsafeMutableBufferPointer { dm in dtheta.withUnsafeMutableBufferPointer { dt in
-                        Double(NBLoss.compute(truth: t.baseAddress!, mean: mp.baseAddress!, theta: tp.baseAddress!, n: n, genes: g,
-                                              measured: seq.measured, inputMask: mk.baseAddress!, objective: .maskedEntriesOnly,
-                                              dmean: dm.baseAddress!, dtheta: dt.baseAddress!))
-                    } } } } }
-                } * Double(scored)
-            }
-            modelSum += score(means.data, theta)
-            baseSum += score(base, baselineTheta)
-            cells += scored
+            let base = [Float]((0..<seq.cells).flatMap { _ in profile })
+            let ours = score(seq, m, mean: means.data, theta: theta)
+            modelSum += ours.sum
+            baseSum += score(seq, m, mean: base, theta: baselineTheta).sum
+            cells += ours.cells
             entries += m.inputMask.reduce(0) { $0 + Int($1) }
         }
         return Result(model: modelSum / Double(max(cells, 1)), baseline: baseSum / Double(max(cells, 1)),
@@ -69,6 +74,7 @@ public enum MaskedEvaluation {
         var s = [Double](repeating: 0, count: g), s2 = s, n = 0.0
         var libs: [Double] = []
         for seq in sequences { for i in 0..<seq.cells { libs.append(Double(seq.counts.values[seq.counts.indptr[i]..<seq.counts.indptr[i + 1]].reduce(0, +))) } }
+        guard !libs.isEmpty else { return ([Float](repeating: 1e-6, count: g), [Float](repeating: 1e4, count: g)) }
         let medianLib = libs.sorted()[libs.count / 2]
         for seq in sequences {
             for i in 0..<seq.cells {
@@ -157,17 +163,8 @@ extension MaskedEvaluation {
                 sims.sort { $0.0 > $1.0 }
                 for (_, c) in sims.prefix(k) { for j in 0..<g { pred[i * g + j] += norms[c][j] / Float(k) } }
             }
-            var truth = [Float](repeating: 0, count: n * g)
-            truth.withUnsafeMutableBufferPointer { seq.counts.densify(into: $0.baseAddress!) }
-            var dmean = [Float](repeating: 0, count: n * g), dtheta = [Float](repeating: 0, count: g)
-            let scored = (0..<n).filter { i in seq.measured.contains { m.inputMask[i * g + Int($0)] != 0 } }.count
-            let l = truth.withUnsafeBufferPointer { tp in pred.withUnsafeBufferPointer { pp in theta.withUnsafeBufferPointer { th in
-                m.inputMask.withUnsafeBufferPointer { mk in dmean.withUnsafeMutableBufferPointer { dm in dtheta.withUnsafeMutableBufferPointer { dt in
-                    NBLoss.compute(truth: tp.baseAddress!, mean: pp.baseAddress!, theta: th.baseAddress!, n: n, genes: g,
-                                   measured: seq.measured, inputMask: mk.baseAddress!, objective: .maskedEntriesOnly,
-                                   dmean: dm.baseAddress!, dtheta: dt.baseAddress!)
-                } } } } } }
-            total += Double(l) * Double(scored); cells += scored
+            let r = score(seq, m, mean: pred, theta: theta)
+            total += r.sum; cells += r.cells
         }
         return total / Double(max(cells, 1))
     }

@@ -53,13 +53,19 @@ public struct MaskedSequence {
             }
             if any { maskedCells += 1 }
         }
-        var masked = sub
-        for i in 0..<n {
+        return MaskedSequence(kept: kept, counts: sub, masked: zeroing(sub, mask: mask), inputMask: mask, maskedCells: maskedCells)
+    }
+
+    /// `counts` with every entry whose N×G `mask` byte is set zeroed (the structure is kept).
+    static func zeroing(_ counts: CSRMatrix, mask: [UInt8]) -> CSRMatrix {
+        var masked = counts
+        let g = counts.cols
+        for i in 0..<counts.rows {
             for z in masked.indptr[i]..<masked.indptr[i + 1] where mask[i * g + Int(masked.indices[z])] != 0 {
                 masked.values[z] = 0
             }
         }
-        return MaskedSequence(kept: kept, counts: sub, masked: masked, inputMask: mask, maskedCells: maskedCells)
+        return masked
     }
 
     static func shuffle(_ a: inout [Int], _ rng: inout SeededRNG) {

@@ -36,6 +36,9 @@ struct LearnBench: ParsableCommand {
         let set = try DatasetSequences.make(ds)
         let train = set.sequences.indices.filter { $0 % 5 != 2 }.map { set.sequences[$0] }
         let test = set.sequences.indices.filter { $0 % 5 == 2 }.map { set.sequences[$0] }
+        guard !train.isEmpty, !test.isEmpty else {
+            throw ValidationError("\(data): \(set.sequences.count) tile(s) with cells; need at least 3 so some train and one is held out. Raise --grid or use a dataset with coordinates.")
+        }
         guard var cfg = CellLMConfig.preset(config, genes: ds.geneCount) else { throw ValidationError("unknown config") }
         cfg.positionEmbedding = !noPosition
         cfg.latent = LatentKind(rawValue: latent) ?? .gmvae

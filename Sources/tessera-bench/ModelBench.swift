@@ -127,7 +127,7 @@ struct EmbedBench: ParsableCommand {
     @Option(help: "Spatial h5ad.") var data = "bench-data/model/spatial.h5ad"
 
     func run() throws {
-        var m = try ModelBench.parse(["--config", config, "--steps", "2", "--warmup", "1", "--big-fov", "\(bigFov)",
+        let m = try ModelBench.parse(["--config", config, "--steps", "2", "--warmup", "1", "--big-fov", "\(bigFov)",
                                       "--peer-threads", peerThreads, "--coretypes", coretypes, "--data", data])
         try m.run()
     }

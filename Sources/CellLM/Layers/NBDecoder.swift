@@ -61,7 +61,7 @@ public struct NBDecoder {
                           gamma: ps.value("decoder.layers.0.3.weight"), beta: ps.value("decoder.layers.0.3.bias"),
                           n: n, c: dh, groups: 4)
         c.cov = []; c.labels = []
-        for (ci, cov) in covariates.enumerated() {
+        for cov in covariates {
             let pfx = "decoder.covariate_layers.0.\(cov.name)."
             // labels is [batch, dataset]; only covariates with a table are in `covariates`, so index by name.
             let which = cov.name == "batch" ? 0 : 1
