@@ -1,16 +1,17 @@
 # Tessera: the two commands of the README.
-#   make demo  — set up the machine, build in release, run the main job
+#   make demo  — set up the machine, build in release, run the main job (daemon + demo project + workflows)
 #   make test  — set up the machine (and the anndata test venv), run every test
 SWIFT ?= swift
 
-.PHONY: setup demo test bench-import bench-train bench-embed bench-learn clean
+.PHONY: setup demo test bench-import bench-train bench-embed bench-learn bench-api clean
 
 setup:
 	scripts/setup
 
 demo: setup
 	$(SWIFT) build -c release --product tessera
-	.build/release/tessera demo --root storage
+	$(SWIFT) build -c release --product tesserad
+	scripts/demo
 
 test:
 	scripts/setup --test-venv
@@ -34,6 +35,11 @@ bench-embed:
 bench-learn:
 	$(SWIFT) build -c release --product tessera-bench
 	.build/release/tessera-bench learn
+
+# The API under 20 concurrent clients on loopback: submit and list-10,000-jobs latency (p50, p99).
+bench-api:
+	$(SWIFT) build -c release --product tessera-bench
+	.build/release/tessera-bench api
 
 clean:
 	rm -rf .build storage/demo

@@ -16,10 +16,12 @@ let package = Package(
     products: [
         .executable(name: "tessera", targets: ["tessera"]),
         .executable(name: "tessera-bench", targets: ["tessera-bench"]),
+        .executable(name: "tesserad", targets: ["tesserad"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // Thin C bridges. Each is a system-library module whose header adds a few static inline shims
@@ -33,16 +35,22 @@ let package = Package(
         .target(name: "SpatialData", dependencies: ["Tensor", "CHDF5", "CPNG", "CZlib"]),
         .target(name: "CellLM", dependencies: ["Tensor"], swiftSettings: numeric),
         .target(name: "Analysis", dependencies: ["Tensor", "CBLAS"], swiftSettings: numeric),
-        .target(name: "Workflows", dependencies: ["SpatialData", "CellLM", "Tensor"]),
+        .target(name: "Workflows", dependencies: ["SpatialData", "CellLM", "Analysis", "Tensor"]),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
-        .target(name: "Daemon", dependencies: ["Store", "Workflows"]),
+        // Daemon is optimised in debug too: it hashes dataset files (SHA-256) when they are registered.
+        .target(name: "Daemon", dependencies: ["Store", "Workflows", .product(name: "Hummingbird", package: "hummingbird")],
+                swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         .executableTarget(name: "tessera", dependencies: [
             "SpatialData",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
+        .executableTarget(name: "tesserad", dependencies: [
+            "Daemon", "Store", "Workflows",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .executableTarget(name: "tessera-bench", dependencies: [
-            "SpatialData", "CellLM", "Workflows", "Analysis",
+            "SpatialData", "CellLM", "Workflows", "Analysis", "Store", "Daemon",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -50,8 +58,12 @@ let package = Package(
         .testTarget(name: "CellLMTests", dependencies: ["CellLM", "Tensor", "Workflows", "SpatialData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Tensor"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "CellLM", "SpatialData", "Tensor"]),
-        .testTarget(name: "DaemonTests", dependencies: ["Daemon", "Store", "Workflows"]),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "CellLM", "SpatialData", "Analysis", "Tensor"]),
+        .testTarget(name: "DaemonTests", dependencies: [
+            "Daemon", "Store", "Workflows", "SpatialData",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
         .testTarget(name: "SpatialDataTests", dependencies: ["SpatialData", "Tensor"]),
     ]
 )

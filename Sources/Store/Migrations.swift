@@ -82,6 +82,12 @@ public enum StoreMigrations {
                 t.column("createdAt", .double).notNull()
             }
         }
+        // Where the daemon stopped reading each job's events.jsonl, committed with the metrics and artifacts
+        // read up to it: a restarted daemon neither loses nor repeats a point.
+        m.registerMigration("v2: job events offset, one artifact row per path") { db in
+            try db.alter(table: "job") { t in t.add(column: "eventsOffset", .integer).notNull().defaults(to: 0) }
+            try db.create(index: "artifact_job_path", on: "artifact", columns: ["jobId", "path"], unique: true)
+        }
         return m
     }
 }

@@ -72,6 +72,8 @@ public struct Job: StoredRecord, Sendable, Equatable {
     public var exitReason: String?
     /// Hash of workflow, version, parameters and input content: equal keys give equal results (`--reuse`).
     public var cacheKey: String
+    /// Bytes of the job's events.jsonl already recorded (metrics, artifacts).
+    public var eventsOffset: Int64 = 0
     public var createdAt: Date
     public var startedAt: Date?
     public var finishedAt: Date?

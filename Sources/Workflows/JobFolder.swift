@@ -33,7 +33,12 @@ public struct JobFolder: Sendable {
         public var status: Status
         public var reason: String
         public var at: Date
-        public init(status: Status, reason: String, at: Date = Date()) { self.status = status; self.reason = reason; self.at = at }
+        /// false when another attempt cannot help (bad input or parameters): the queue fails the job at once
+        /// instead of retrying. nil (older workers, crashes) counts as retryable.
+        public var retryable: Bool?
+        public init(status: Status, reason: String, at: Date = Date(), retryable: Bool? = nil) {
+            self.status = status; self.reason = reason; self.at = at; self.retryable = retryable
+        }
     }
 
     /// Creates the folder and its subfolders and writes the spec (atomically).
@@ -46,6 +51,15 @@ public struct JobFolder: Sendable {
     public func readSpec() throws -> Spec { try Self.decoder.decode(Spec.self, from: Data(contentsOf: specURL)) }
 
     public func writeExit(_ exit: Exit) throws { try Self.encoder.encode(exit).write(to: exitURL, options: .atomic) }
+
+    public var workerPIDURL: URL { url.appendingPathComponent("worker.pid") }
+
+    /// Written by the worker as it starts (the daemon also records the PID it spawned).
+    public func writeWorkerPID(_ pid: Int32) throws { try Data("\(pid)\n".utf8).write(to: workerPIDURL, options: .atomic) }
+
+    public func readWorkerPID() -> Int32? {
+        (try? String(contentsOf: workerPIDURL, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
 
     /// nil while the worker has not finished (or died before saying how).
     public func readExit() -> Exit? {

@@ -3,11 +3,14 @@ import Foundation
 import SpatialData
 
 @main
-struct Tessera: ParsableCommand {
+struct Tessera: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera",
         abstract: "Tessera: a spatial-transcriptomics workbench.",
-        subcommands: [Inspect.self, Convert.self, Genes.self, Simulate.self, Demo.self, H5Probe.self])
+        discussion: "Commands that talk to the daemon (project … open) need `tesserad serve` running; the others work on files alone.",
+        subcommands: [Inspect.self, Convert.self, Genes.self, Simulate.self, Demo.self, H5Probe.self,
+                      ProjectCommand.self, DatasetCommand.self, SubmitCommand.self, JobsCommand.self, StatusCommand.self,
+                      LogsCommand.self, CancelCommand.self, HistoryCommand.self, OpenCommand.self])
 }
 
 /// Exit status for input the user must fix (as opposed to a crash or a usage error).

@@ -7,14 +7,15 @@ import Tensor
 /// - `obs`: index = cell ids; columns sample, batch, fov (when present), platform, then every obs column;
 /// - `var`: index = gene symbols, `gene_ids` when ids differ from symbols, `measured` when a panel is partial;
 /// - `obsm["spatial"]`: x, y (and z) per cell;
-/// - `uns["tessera"]`: coordinate unit, microns per pixel, platform and provenance metadata.
+/// - `uns["tessera"]`: coordinate unit, microns per pixel, platform and provenance metadata;
+/// - with `extras` (`H5ADExtras`): more `obsm` matrices, obs columns, layers with their own gene lists, `uns`.
 /// The file is written beside the target and renamed into place, so a failed write leaves nothing half-done.
 public enum H5ADWriter {
-    public static func write(_ d: Dataset, to path: String) throws {
+    public static func write(_ d: Dataset, to path: String, extras: H5ADExtras = H5ADExtras()) throws {
         let dir = (path as NSString).deletingLastPathComponent
         let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
         do {
-            try writeFile(d, tmp)
+            try writeFile(d, tmp, extras: extras)
             if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
             try FileManager.default.moveItem(atPath: tmp, toPath: path)
         } catch {
@@ -29,8 +30,11 @@ public enum H5ADWriter {
     static let array: [(String, H5AttributeValue)] = [("encoding-type", .string("array")), ("encoding-version", .string("0.2.0"))]
     static let stringArray: [(String, H5AttributeValue)] = [("encoding-type", .string("string-array")), ("encoding-version", .string("0.2.0"))]
 
-    static func writeFile(_ d: Dataset, _ path: String) throws {
-        try d.validate(file: d.name)
+    static func writeFile(_ original: Dataset, _ path: String, extras: H5ADExtras) throws {
+        try original.validate(file: original.name)
+        try extras.validate(cells: original.cellCount, file: original.name)
+        // Genes of layers that the dataset lacks join var (see H5ADExtras).
+        let (d, layerColumns) = withLayerGenes(original, extras.layers)
         let f = try H5File.create(path)
         let root = f.root
         try root.setAttribute("encoding-type", .string("anndata"))
@@ -50,6 +54,7 @@ public enum H5ADWriter {
         if let fov = d.fov { obs["fov"] = .categorical(fov) }
         obs["platform"] = .categorical(.constant(d.platform, count: d.cellCount))
         for (n, v) in d.obs.columns where obs[n] == nil { obs[n] = v }
+        for (n, v) in extras.obs.columns { obs[n] = v }
         try writeFrame(root, "obs", index: d.cellIDs, columns: obs)
 
         // var
@@ -70,7 +75,10 @@ public enum H5ADWriter {
             }
             try obsm.writeDoubles("spatial", flat, shape: [d.cellCount, k], attributes: array)
         }
-        for g in ["layers", "obsp", "varm", "varp"] { try root.createGroup(g, attributes: dict) }
+        for (name, m) in extras.obsm { try obsm.writeFloats(name, m.data, shape: [m.rows, m.cols], attributes: array) }
+        let layers = try root.createGroup("layers", attributes: dict)
+        for (l, cols) in zip(extras.layers, layerColumns) { try writeLayer(layers, l, columns: cols, genes: d.geneCount) }
+        for g in ["obsp", "varm", "varp"] { try root.createGroup(g, attributes: dict) }
 
         // uns
         let uns = try root.createGroup("uns", attributes: dict)
@@ -88,6 +96,9 @@ public enum H5ADWriter {
         for (k, v) in d.metadata.sorted(by: { $0.key < $1.key }) {
             try meta.writeScalarString(k.replacingOccurrences(of: "/", with: "_"), v, attributes: scalar)
         }
+        for (k, v) in extras.tessera { try writeUns(t, k, v) }
+        for l in extras.layers { try writeUns(uns, "\(l.name)_genes", .strings(l.genes)) }
+        for (k, v) in extras.uns { try writeUns(uns, k, v) }
         f.flush()
     }
 

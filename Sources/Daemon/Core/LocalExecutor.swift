@@ -39,7 +39,13 @@ public final class LocalExecutor: @unchecked Sendable {
     public func isAlive(_ pid: Int32) -> Bool {
         lock.lock(); let p = children[pid]; lock.unlock()
         if let p { return p.isRunning }
-        return kill(pid, 0) == 0
+        guard kill(pid, 0) == 0 else { return false }
+        // An orphan that died but was not reaped yet (a zombie) still answers signal 0: read its state.
+        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+           let close = stat.lastIndex(of: ")"), let state = stat[stat.index(after: close)...].split(separator: " ").first {
+            return state != "Z" && state != "X"
+        }
+        return true
     }
 
     /// Asks the worker to stop (SIGTERM: it checkpoints and writes a cancelled exit), or forces it (SIGKILL).

@@ -15,7 +15,6 @@ public final class JobQueue: @unchecked Sendable {
     /// Seconds between SIGTERM and SIGKILL when cancelling.
     public var cancelGrace: TimeInterval = 10
 
-    private var offsets: [String: UInt64] = [:]
     private var cancelRequested: [String: Date] = [:]
     /// Dataset id → path, for writing specs.
     private let datasetPath: (String) throws -> String
@@ -34,7 +33,6 @@ public final class JobQueue: @unchecked Sendable {
     public func reconcile(now: Date = Date()) throws -> [String] {
         var touched: [String] = []
         for job in try store.jobs(state: .running) + store.jobs(state: .retrying) {
-            offsets[job.id] = offsets[job.id] ?? 0
             try poll(job, now: now, restarting: true)
             touched.append(job.id)
         }
@@ -73,7 +71,16 @@ public final class JobQueue: @unchecked Sendable {
         let params = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(job.parameters.utf8))) ?? [:]
         try f.create(spec: .init(jobID: job.id, workflow: job.workflow, version: job.workflowVersion, parameters: params,
                                  inputs: inputs, seed: Self.seed(job.id)))
+        // A daemon killed right after spawning a worker, before recording it, left that worker running: adopt it
+        // rather than start a second one on the same folder.
+        if let orphan = f.readWorkerPID(), f.readExit() == nil, executor.isAlive(orphan) {
+            try store.transition(job: job.id, to: .running, reason: "adopted worker \(orphan) started before a daemon restart", now: now) {
+                $0.externalId = String(orphan)
+            }
+            return
+        }
         try? FileManager.default.removeItem(at: f.exitURL)   // a retry starts without the last attempt's exit
+        try? FileManager.default.removeItem(at: f.workerPIDURL)
         do {
             let pid = try executor.start(f)
             try store.transition(job: job.id, to: .running, reason: "worker \(pid) started (attempt \(job.attempts + 1))", now: now) {
@@ -85,24 +92,39 @@ public final class JobQueue: @unchecked Sendable {
         }
     }
 
-    /// Tails events into metrics; finalises the job if its worker has finished or vanished.
+    /// Tails events into metrics and artifacts (exactly once: the read offset is stored with them); finalises
+    /// the job if its worker has finished or vanished.
     private func poll(_ job: Job, now: Date, restarting: Bool) throws {
         let f = folder(job.id)
-        let (events, next, _) = try JobEventReader.read(f, from: offsets[job.id] ?? 0)
-        offsets[job.id] = next
-        var points: [(step: Int, name: String, value: Double)] = []
-        for e in events where e.kind == .metric || e.kind == .progress {
-            for (k, v) in e.values ?? [:] { points.append((e.step ?? 0, k, v)) }
+        let (events, next, _) = try JobEventReader.read(f, from: UInt64(job.eventsOffset))
+        if next != UInt64(job.eventsOffset) {
+            var points: [(step: Int, name: String, value: Double)] = []
+            var artifacts: [ArtifactInfo] = []
+            for e in events {
+                switch e.kind {
+                case .metric, .progress:
+                    for (k, v) in (e.values ?? [:]).sorted(by: { $0.key < $1.key }) { points.append((e.step ?? 0, k, v)) }
+                case .artifact:
+                    guard let rel = e.path, let url = Self.inside(f.url, rel) else { continue }
+                    guard let (hash, size) = try? SHA256.file(url) else { continue }
+                    artifacts.append(ArtifactInfo(kind: e.text ?? url.pathExtension, path: rel, hash: hash, size: size))
+                default: break
+                }
+            }
+            try store.recordEvents(job: job.id, metrics: points, artifacts: artifacts, offset: Int64(next), now: now)
         }
-        if !points.isEmpty { try store.recordMetrics(job: job.id, points, now: now) }
-        let pid = job.externalId.flatMap(Int32.init)
+        // The worker writes its PID to worker.pid as it starts: a daemon killed between starting a worker and
+        // recording its PID still finds it.
+        let pid = job.externalId.flatMap(Int32.init) ?? f.readWorkerPID()
         if job.state == .retrying { return }
         if let exit = f.readExit() {
             pid.map(executor.release)
             switch exit.status {
             case .succeeded: try store.transition(job: job.id, to: .succeeded, reason: exit.reason, now: now)
             case .cancelled: try store.transition(job: job.id, to: .cancelled, reason: exit.reason, now: now)
-            case .failed: try retryOrFail(job, reason: exit.reason, now: now)
+            case .failed:
+                if exit.retryable == false { try store.transition(job: job.id, to: .failed, reason: exit.reason, now: now) }
+                else { try retryOrFail(job, reason: exit.reason, now: now) }
             }
             cancelRequested[job.id] = nil
             return
@@ -120,6 +142,13 @@ public final class JobQueue: @unchecked Sendable {
         let why = restarting ? "worker \(pid.map(String.init) ?? "?") was not running when the daemon restarted"
                              : "worker \(pid.map(String.init) ?? "?") exited without writing exit.json (crash or kill)"
         try retryOrFail(job, reason: why, now: now)
+    }
+
+    /// `rel` resolved inside `folder`, or nil when it would leave it (a worker cannot register files elsewhere).
+    static func inside(_ folder: URL, _ rel: String) -> URL? {
+        guard !rel.hasPrefix("/"), !rel.split(separator: "/").contains("..") else { return nil }
+        let url = folder.appendingPathComponent(rel).standardizedFileURL
+        return url.path.hasPrefix(folder.standardizedFileURL.path + "/") ? url : nil
     }
 
     /// A stable seed from the job id (FNV-1a; `hashValue` changes between runs).

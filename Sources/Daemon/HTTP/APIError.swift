@@ -1,0 +1,104 @@
+import Foundation
+import Hummingbird
+import Store
+import Workflows
+
+/// Every error the API returns, as JSON `{"error": {"code": "...", "message": "..."}}` with a 4xx/5xx status.
+/// Messages name the field and the fix, and reach the CLI user verbatim.
+public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+
+    public init(status: HTTPResponse.Status, code: String, message: String) { self.status = status; self.code = code; self.message = message }
+
+    public var description: String { "\(status.code) \(code): \(message)" }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response { response() }
+
+    public func response() -> Response {
+        struct Body: Encodable { struct E: Encodable { let code: String; let message: String }; let error: E }
+        let data = (try? JSONEncoder().encode(Body(error: .init(code: code, message: message)))) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// Maps any error thrown below the routes to its API form.
+    public static func from(_ error: any Error) -> APIError {
+        switch error {
+        case let e as APIError: return e
+        case let e as StoreError:
+            switch e {
+            case .notFound: return APIError(status: .notFound, code: "not_found", message: e.description)
+            case .duplicate: return APIError(status: .conflict, code: "duplicate", message: e.description)
+            case .invalidTransition: return APIError(status: .conflict, code: "invalid_state", message: e.description)
+            case .invalid: return APIError(status: .unprocessableContent, code: "invalid_field", message: e.description)
+            }
+        case let e as WorkflowError:
+            switch e {
+            case .unknownWorkflow: return APIError(status: .notFound, code: "unknown_workflow", message: e.description)
+            case .unknownParameter, .invalidParameter: return APIError(status: .unprocessableContent, code: "invalid_parameter", message: e.description)
+            case .missingInput, .unknownInput, .badInput: return APIError(status: .unprocessableContent, code: "invalid_input", message: e.description)
+            default: return APIError(status: .unprocessableContent, code: "invalid_request", message: e.description)
+            }
+        case let e as HTTPError:
+            let code: String
+            switch e.status {
+            case .contentTooLarge: code = "body_too_large"
+            case .notFound: code = "not_found"
+            case .methodNotAllowed: code = "method_not_allowed"
+            case .unauthorized: code = "unauthorized"
+            default: code = e.status.code < 500 ? "bad_request" : "internal"
+            }
+            let message = e.status == .contentTooLarge ? "the request body is larger than the daemon's limit (maxBodyBytes in tesserad.json)"
+                : (e.body ?? e.status.reasonPhrase)
+            return APIError(status: e.status, code: code, message: message)
+        case let e as DecodingError:
+            return APIError(status: .badRequest, code: "malformed_json", message: "the request body is not the expected JSON: \(Self.describe(e))")
+        default:
+            return APIError(status: .internalServerError, code: "internal", message: "\(error)")
+        }
+    }
+
+    static func describe(_ e: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String { keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".") }
+        switch e {
+        case .keyNotFound(let k, let c): return "field '\(path(c.codingPath + [k]))' is missing"
+        case .typeMismatch(let t, let c): return "field '\(path(c.codingPath))' should be \(t)"
+        case .valueNotFound(let t, let c): return "field '\(path(c.codingPath))' is null, expected \(t)"
+        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "invalid JSON" : "field '\(path(c.codingPath))': \(c.debugDescription)"
+        @unknown default: return "\(e)"
+        }
+    }
+}
+
+/// Turns every thrown error (including the router's 404 and the body-size limit) into the JSON error form.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do { return try await next(request, context) } catch { return APIError.from(error).response() }
+    }
+}
+
+/// With a token configured, every `/api` and `/files` request must carry `Authorization: Bearer TOKEN`.
+/// The viewer's own static pages stay public (they hold no data; their scripts send the token).
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String?
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token, request.uri.path.hasPrefix("/api") || request.uri.path.hasPrefix("/files") else {
+            return try await next(request, context)
+        }
+        let given = request.headers[.authorization] ?? ""
+        guard Self.constantTimeEqual(given, "Bearer \(token)") else {
+            throw APIError(status: .unauthorized, code: "unauthorized",
+                           message: "this daemon requires a bearer token; pass --token or set TESSERA_TOKEN")
+        }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        var diff = UInt8(x.count == y.count ? 0 : 1)
+        for i in 0..<min(x.count, y.count) { diff |= x[i] ^ y[i] }
+        return diff == 0
+    }
+}

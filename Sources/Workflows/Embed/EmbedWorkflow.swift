@@ -1,0 +1,117 @@
+import Analysis
+import CellLM
+import Foundation
+import SpatialData
+import Tensor
+
+/// `embed`: zero-shot cell embeddings from a pretrained checkpoint (`checkpoint`), with the spatial position
+/// embedding on or off (`position_embedding`; it only acts on cells with coordinates), then a quick summary:
+/// scanpy's neighbourhood graph (`neighbors`, 15 as in scanpy) and our Leiden at `resolution` (1.0).
+/// Writes `artifacts/result.h5ad`: the input's obs/var/X/coordinates plus `obsm['X_tessera']` (float32 N×d),
+/// `obs['leiden']` (categorical) and `uns['tessera']` (workflow, version, parameters as JSON), and
+/// `artifacts/metrics.json`.
+public enum EmbedWorkflow: WorkflowImplementation {
+    public static let name = "embed"
+    static let role = "data"
+
+    public static func check(_ context: WorkflowContext) throws {
+        let (ds, ckpt) = try inputs(context)
+        _ = try sequences(context, ds, ckpt)
+    }
+
+    /// The dataset and the checkpoint, checked: readable, enough cells, genes shared with the vocabulary.
+    static func inputs(_ context: WorkflowContext) throws -> (Dataset, Checkpoint) {
+        let ds = try context.dataset(role)
+        let file = context.spec.inputs[role] ?? ds.name
+        if ds.cellCount < 3 { throw WorkflowError.badInput(role: role, file: file, message: "holds \(ds.cellCount) cell(s); a neighbourhood graph needs at least 3") }
+        let url = try context.checkpointURL("checkpoint")
+        let ckpt: Checkpoint
+        do { ckpt = try Checkpoint.read(url) } catch {
+            throw WorkflowError.invalidParameter(name: "checkpoint", message: "\(error.description)")
+        }
+        if ckpt.genes.isEmpty {
+            throw WorkflowError.invalidParameter(name: "checkpoint", message: "\(url.path) lists no gene names, so the dataset's genes cannot be matched to it; use a checkpoint written by pretrain or converted with its gene list")
+        }
+        let shared = GeneVocabulary.coverage(ds, of: ckpt.genes)
+        if shared == 0 {
+            throw WorkflowError.badInput(role: role, file: file,
+                message: "shares no measured gene with the checkpoint's \(ckpt.genes.count)-gene vocabulary (e.g. \(ckpt.genes.prefix(3).joined(separator: ", "))); use a checkpoint pretrained on this panel, or check the gene naming (symbols vs Ensembl ids, species)")
+        }
+        return (ds, ckpt)
+    }
+
+    static func sequences(_ context: WorkflowContext, _ ds: Dataset, _ ckpt: Checkpoint) throws -> SequenceSet {
+        let cut = ds.fov == nil ? DatasetSequences.tiled(ds, grid: try context.int("tile_grid")) : ds
+        do { return try DatasetSequences.make(cut, vocabulary: ckpt.genes) } catch {
+            throw WorkflowError.badInput(role: role, file: context.spec.inputs[role] ?? ds.name, message: error.description)
+        }
+    }
+
+    public static func run(_ context: WorkflowContext) throws {
+        var seconds: [String: Double] = [:]
+        var clock = Date()
+        func lap(_ phase: String) { seconds["seconds_\(phase)"] = Date().timeIntervalSince(clock); clock = Date() }
+
+        context.emit(JobEvent(kind: .progress, phase: "load", step: 0, total: 1))
+        let (ds, ckpt) = try inputs(context)
+        let set = try sequences(context, ds, ckpt)
+        var cfg = ckpt.model.config
+        cfg.positionEmbedding = try context.bool("position_embedding")
+        let model = CellLM(config: cfg, params: ckpt.model.params, seed: context.seed)
+        context.emit(JobEvent(kind: .progress, phase: "load", step: 1, total: 1))
+        lap("load")
+
+        // Embeddings, a few sequences at a time so progress and cancellation stay responsive.
+        let d = cfg.latentDim
+        var x = Matrix(rows: ds.cellCount, cols: d)
+        let progress = ProgressReporter(context, phase: "embed", total: set.cellCount)
+        let chunk = max(1, Parallel.cores)
+        var done = 0
+        for lo in stride(from: 0, to: set.sequences.count, by: chunk) {
+            try context.checkCancelled()
+            let hi = min(lo + chunk, set.sequences.count)
+            let out = try model.embedMany(Array(set.sequences[lo..<hi]))
+            for (k, e) in out.enumerated() {
+                for (r, row) in set.rows[lo + k].enumerated() {
+                    for j in 0..<d { x.data[row * d + j] = e.data[r * d + j] }
+                }
+                done += set.rows[lo + k].count
+            }
+            progress.report(step: done)
+        }
+        lap("embed")
+
+        try context.checkCancelled()
+        let resolution = try context.double("resolution"), neighbors = try context.int("neighbors")
+        context.emit(JobEvent(kind: .progress, phase: "cluster", step: 0, total: 2))
+        let graph = try EmbeddingGraph(x, neighbors: neighbors, seed: context.seed)
+        context.emit(JobEvent(kind: .progress, phase: "cluster", step: 1, total: 2))
+        try context.checkCancelled()
+        let leiden = try graph.leiden(resolution: resolution, seed: context.seed)
+        context.emit(JobEvent(kind: .progress, phase: "cluster", step: 2, total: 2))
+        lap("cluster")
+
+        context.emit(JobEvent(kind: .progress, phase: "write", step: 0, total: 1))
+        var extras = H5ADExtras()
+        extras.obsm = [("X_tessera", x)]
+        extras.obs["leiden"] = .categorical(Categorical(codes: leiden.labels.map { Int32($0) },
+                                                        categories: (0..<leiden.communityCount).map(String.init)))
+        extras.tessera = [("workflow", .string(name)), ("version", .string(context.spec.version)),
+                          ("parameters", .string(context.parametersJSON()))]
+        extras.uns = [("leiden", .dict([("params", .dict([("resolution", .number(resolution)), ("n_neighbors", .number(Double(neighbors)))]))]))]
+        let out = try context.artifactURL("result.h5ad")
+        try H5ADWriter.write(ds, to: out.path, extras: extras)
+        context.emitArtifact("result.h5ad", kind: "h5ad")
+        context.emit(JobEvent(kind: .progress, phase: "write", step: 1, total: 1))
+        lap("write")
+
+        var metrics: [String: Double] = [
+            "cells": Double(ds.cellCount), "sequences": Double(set.sequences.count), "embedding_dim": Double(d),
+            "genes_shared": Double(GeneVocabulary.coverage(ds, of: ckpt.genes)), "vocabulary": Double(ckpt.genes.count),
+            "leiden_clusters": Double(leiden.communityCount), "leiden_quality": leiden.quality,
+            "position_embedding": cfg.positionEmbedding && ds.coordinates != nil ? 1 : 0,
+        ]
+        metrics.merge(seconds) { $1 }
+        try context.writeMetrics(metrics)
+    }
+}

@@ -1,0 +1,179 @@
+import CellLM
+import Foundation
+import SpatialData
+import Tensor
+
+/// `impute`: predicts genes a spatial panel lacks from an scRNA reference with a cell language model
+/// fine-tuned on both (`Imputer`, cellplm.md §5.2).
+///
+/// - evaluation: `heldout_genes` panel genes (stratified by sparsity, seeded by the job: `HeldOutGenes`) are
+///   removed from the query, predicted, and scored against their counts: per-gene Pearson, cosine, RMSE and MAE
+///   on log1p(1e4 · x / L_i), with L_i the cell's library over the visible panel genes (the same L for truth and
+///   prediction, and no held-out count in it). The reference-mean-profile floor (`MeanProfileBaseline`) is
+///   scored the same way and reported as `baseline_*`.
+/// - production: predicts every reference gene the panel lacks, or the `genes` list; no truth.
+///
+/// Writes `artifacts/result.h5ad` (the query as given; `layers['imputed']` over the predicted genes, listed in
+/// `uns['imputed_genes']`, genes absent from the panel appended to var as not measured; per-gene scores in
+/// `uns['imputation']` in evaluation) and `artifacts/metrics.json`. Checkpoints every `checkpoint_every` steps;
+/// a rerun resumes from the last.
+public enum ImputeWorkflow: WorkflowImplementation {
+    public static let name = "impute"
+
+    public static func check(_ context: WorkflowContext) throws {
+        _ = try plan(context)
+        if context.has("checkpoint") {
+            let url = try context.checkpointURL("checkpoint")
+            guard FileManager.default.fileExists(atPath: url.path) else {
+                throw WorkflowError.invalidParameter(name: "checkpoint", message: "file \(url.path) does not exist; give the path of a .tsr checkpoint (or job:ID of a finished pretrain job), or leave it out to train from scratch")
+            }
+        }
+    }
+
+    static func plan(_ context: WorkflowContext) throws -> ImputePlan {
+        let mode = ImputePlan.Mode(rawValue: try context.string("mode"))
+        guard let mode else {
+            throw WorkflowError.invalidParameter(name: "mode", message: "is '\(try context.string("mode"))'; allowed: evaluation, production")
+        }
+        return try ImputePlan.make(query: try context.dataset("spatial"), reference: try context.dataset("reference"), mode: mode,
+                                   heldOut: try context.double("heldout_genes"),
+                                   genes: context.has("genes") ? try context.strings("genes") : nil, seed: context.seed,
+                                   queryFile: context.spec.inputs["spatial"] ?? "spatial",
+                                   referenceFile: context.spec.inputs["reference"] ?? "reference")
+    }
+
+    static func settings(_ context: WorkflowContext) throws -> ImputationSettings {
+        var s = ImputationSettings()
+        s.preset = try context.string("preset")
+        s.steps = try context.int("steps")
+        s.learningRate = try context.float("lr")
+        s.warmupSteps = try context.int("warmup_steps")
+        s.weightDecay = try context.float("weight_decay")
+        s.dropout = try context.float("dropout")
+        s.positionEmbedding = try context.bool("position_embedding")
+        s.hideMissingFromReference = try context.bool("hide_missing_from_reference")
+        s.decodeAsReference = try context.string("decode_as") == "reference"
+        s.maxCellsPerSequence = try context.int("max_cells_per_sequence")
+        s.perCellRescaling = try context.string("rescale") == "cell"
+        s.seed = context.seed
+        s.checkpoint = context.has("checkpoint") ? try context.checkpointURL("checkpoint") : nil
+        return s
+    }
+
+    public static func run(_ context: WorkflowContext) throws {
+        var seconds: [String: Double] = [:]
+        var lapStart = Date()
+        func lap(_ phase: String) { seconds["seconds_\(phase)"] = Date().timeIntervalSince(lapStart); lapStart = Date() }
+
+        context.emit(JobEvent(kind: .progress, phase: "load", step: 0, total: 1))
+        let query = try context.dataset("spatial"), reference = try context.dataset("reference")
+        let plan = try plan(context)
+        let settings = try settings(context)
+        let store = TrainingCheckpoints(context.folder)
+        var resume: Checkpoint?
+        var start = 0
+        if let last = store.latest() {
+            resume = try Checkpoint.read(last.url)
+            start = min(last.step, settings.steps)
+            context.emit(JobEvent(kind: .message, step: start, text: "resuming from \(last.url.lastPathComponent) at step \(start)"))
+        }
+        let imputer: Imputer
+        do { imputer = try Imputer(query: plan.visibleQuery, reference: reference, settings: settings, resume: resume) }
+        catch let e as CellLMError { throw WorkflowError.badInput(role: "spatial", file: context.spec.inputs["spatial"] ?? "spatial", message: e.description) }
+        if let resume, resume.genes != imputer.vocabulary {
+            throw WorkflowError.badInput(role: "spatial", file: store.latest()?.url.path ?? "checkpoints/",
+                message: "the checkpoint was saved for another gene vocabulary; the inputs changed since it was written; delete checkpoints/ to start over")
+        }
+        let targetVocab = imputer.vocabularyIndex(columns: plan.targetReferenceColumns, of: reference)
+        if let k = targetVocab.firstIndex(where: { $0 == nil }) {
+            throw WorkflowError.invalidParameter(name: plan.mode == .production && context.has("genes") ? "genes" : "checkpoint",
+                message: "gene '\(plan.targetGenes[k])' is not in the model's vocabulary (\(imputer.vocabulary.count) genes); a pretrained checkpoint can only impute genes it was trained on — drop the gene or train from scratch (no checkpoint)")
+        }
+        context.emit(JobEvent(kind: .progress, phase: "load", step: 1, total: 1,
+                              values: ["query_cells": Double(query.cellCount), "reference_cells": Double(reference.cellCount),
+                                       "vocabulary": Double(imputer.vocabulary.count), "targets": Double(plan.targetGenes.count)]))
+        lap("load")
+
+        let every = try context.int("checkpoint_every")
+        var lastLoss = Double.nan
+        try TrainingLoop(context, phase: "train", total: settings.steps, checkpointEvery: every)
+            .run(from: start, step: { s in
+                let loss = try imputer.train(step: s)
+                lastLoss = Double(loss.total)
+                return ["loss": Double(loss.total), "reconstruction": Double(loss.reconstruction),
+                        "lr": Double(imputer.trainer.schedule.rate(step: imputer.trainer.optimizer.t))]
+            }, save: { s in try store.save(imputer.checkpoint(), step: s, context: context) })
+        lap("train")
+
+        try context.checkCancelled()
+        context.emit(JobEvent(kind: .progress, phase: "impute", step: 0, total: 1))
+        let predicted = try imputer.predict(vocabulary: targetVocab.map { $0! })
+        context.emit(JobEvent(kind: .progress, phase: "impute", step: 1, total: 1))
+        lap("impute")
+
+        var metrics: [String: Double] = ["steps": Double(settings.steps), "targets": Double(plan.targetGenes.count),
+                                         "query_cells": Double(query.cellCount), "reference_cells": Double(reference.cellCount),
+                                         "vocabulary": Double(imputer.vocabulary.count), "final_loss": lastLoss,
+                                         "parameters": Double(imputer.model.params.count)]
+        var details: [String: JSONValue] = ["genes": .array(plan.targetGenes.map { .string($0) })]
+        var uns: [(name: String, value: H5ADExtras.UnsValue)] = []
+        if plan.mode == .evaluation, let sel = plan.selection {
+            let truth = columns(query, plan.heldOutQueryColumns)
+            let library = rowSums(plan.visibleQuery)
+            let ours = ImputationMetrics.score(genes: plan.targetGenes, truth: truth, prediction: predicted.values,
+                                               truthLibrary: library, predictionLibrary: library)
+            let base = ImputationMetrics.score(genes: plan.targetGenes, truth: truth,
+                                               prediction: MeanProfileBaseline.predict(query: plan.visibleQuery, reference: reference,
+                                                                                      targetReferenceColumns: plan.targetReferenceColumns),
+                                               truthLibrary: library, predictionLibrary: library)
+            metrics.merge(ours.metrics()) { $1 }
+            metrics.merge(base.metrics(prefix: "baseline_")) { $1 }
+            let e = JSONEncoder()
+            details["per_gene"] = try JSONDecoder().decode(JSONValue.self, from: e.encode(ours.genes))
+            details["baseline_per_gene"] = try JSONDecoder().decode(JSONValue.self, from: e.encode(base.genes))
+            details["sparsity_bins"] = .object(["edges": .array(HeldOutGenes.binEdges.map { .number($0) }),
+                                                "eligible": .array(sel.binSizes.map { .number(Double($0)) }),
+                                                "held_out": .array(sel.binTaken.map { .number(Double($0)) })])
+            uns.append(("imputation", .dict([
+                ("genes", .strings(ours.genes.map(\.gene))),
+                ("pearson", .numbers(ours.genes.map { $0.pearson ?? .nan })),
+                ("cosine", .numbers(ours.genes.map(\.cosine))), ("rmse", .numbers(ours.genes.map(\.rmse))),
+                ("mae", .numbers(ours.genes.map(\.mae))),
+                ("transform", .string("log1p(1e4 * value / library of the visible panel genes)"))])))
+        }
+        metrics.merge(seconds) { $1 }
+
+        try context.checkCancelled()
+        context.emit(JobEvent(kind: .progress, phase: "write", step: 0, total: 1))
+        var extras = H5ADExtras()
+        extras.layers = [.init(name: "imputed", genes: plan.targetGenes, values: predicted.values)]
+        extras.uns = uns
+        extras.tessera = [("workflow", .string(name)), ("version", .string(context.spec.version)),
+                          ("parameters", .string(context.parametersJSON())), ("mode", .string(plan.mode.rawValue))]
+        let out = try context.artifactURL("result.h5ad")
+        try H5ADWriter.write(query, to: out.path, extras: extras)
+        context.emitArtifact("result.h5ad", kind: "h5ad")
+        context.emit(JobEvent(kind: .progress, phase: "write", step: 1, total: 1))
+        lap("write")
+        metrics["seconds_write"] = seconds["seconds_write"]
+        try context.writeMetrics(metrics, details: details)
+    }
+
+    /// The given columns of a dataset as a dense N×k matrix.
+    static func columns(_ ds: Dataset, _ cols: [Int]) -> Matrix {
+        var where_ = [Int: Int]()
+        for (t, c) in cols.enumerated() { where_[c] = t }
+        var m = Matrix(rows: ds.cellCount, cols: cols.count)
+        for i in 0..<ds.cellCount {
+            for z in ds.counts.indptr[i]..<ds.counts.indptr[i + 1] {
+                if let t = where_[Int(ds.counts.indices[z])] { m.data[i * cols.count + t] += ds.counts.values[z] }
+            }
+        }
+        return m
+    }
+
+    /// Total counts per cell.
+    static func rowSums(_ ds: Dataset) -> [Double] {
+        (0..<ds.cellCount).map { i in ds.counts.values[ds.counts.indptr[i]..<ds.counts.indptr[i + 1]].reduce(0.0) { $0 + Double($1) } }
+    }
+}

@@ -1,0 +1,217 @@
+import CellLM
+import Foundation
+import SpatialData
+import Tensor
+
+/// Settings of imputation fine-tuning. Defaults are the values `workflows/impute.json` declares.
+public struct ImputationSettings: Sendable, Equatable {
+    /// Model shapes when training from scratch (`CellLMConfig.preset`).
+    public var preset = "small"
+    public var steps = 600
+    public var learningRate: Float = 1e-3
+    public var warmupSteps = 100
+    public var weightDecay: Float = 1e-6
+    public var dropout: Float = 0.2
+    /// The spatial position embedding. Off by default: the reference has no coordinates, so it would enter
+    /// the encoder with the missing-position vector while the query does not, which separates the two in
+    /// the latent space that imputation needs to share.
+    public var positionEmbedding = false
+    /// Zero the genes the query lacks in the reference's input on every step (they stay in its loss).
+    public var hideMissingFromReference = true
+    /// Decode query cells with the reference's dataset embedding (predict what the reference platform would
+    /// measure for the cell), instead of the query's own. Only for models trained from scratch here.
+    public var decodeAsReference = true
+    /// Cells per sequence above which a query without FOVs is cut into spatial tiles.
+    public var maxCellsPerSequence = 4_000
+    /// Rescale each query cell's predicted means to its own observed panel library (CellPLM), or with one
+    /// factor for all cells (for values that are already normalised per cell, where totals carry no depth).
+    public var perCellRescaling = true
+    /// Zero the NB decoder's output weights of a model from scratch, so it starts at the mean profile.
+    public var zeroDecoderOutput = true
+    public var seed: UInt64 = 0
+    /// Start from these weights (their gene vocabulary and shapes) instead of from scratch.
+    public var checkpoint: URL?
+    public init() {}
+}
+
+/// Imputation of a spatial query's missing genes from an scRNA reference with a cell language model
+/// (cellplm.md §5.2): fine-tune on query + reference with per-dataset measured-gene masks (the query's NB
+/// loss only on its panel, the reference's on all its genes; vocabulary = the gene union, or the checkpoint's),
+/// then decode the query's cells and read the genes it lacks.
+///
+/// Prediction (documented rescaling): in inference mode, each query cell's NB means μ_ig come from its panel
+/// counts; its size factor is s_i = Σ_{g ∈ panel} x_ig / Σ_{g ∈ panel} μ_ig (observed over predicted totals
+/// of the panel genes the query shows the model), and the imputed value of gene t is s_i·μ_it, on the
+/// query's count scale. This is CellPLM's "rescale so predicted totals over the input genes match the
+/// observed library". With `perCellRescaling` off, one factor Σ_i Σ_panel x / Σ_i Σ_panel μ serves every cell
+/// (for inputs already normalised per cell, whose totals are not a depth).
+///
+/// Training order is a pure function of (seed, step): even steps take a query sequence, odd steps a
+/// reference sequence, each chosen with a generator seeded by the step, so a resumed run makes the same
+/// choices.
+public final class Imputer {
+    public let settings: ImputationSettings
+    /// Model vocabulary (gene names).
+    public let vocabulary: [String]
+    public let model: CellLM
+    public let trainer: Trainer
+    public let query: SequenceSet
+    public let reference: SequenceSet
+    /// Vocabulary indices of the query's panel genes that the model sees.
+    public let panel: [Int32]
+    /// Vocabulary indices hidden from the reference's input (genes the query lacks), when enabled.
+    public let hiddenFromReference: [Int32]
+    /// The dataset label the reference was given (nil: no dataset embedding, e.g. a pretrained checkpoint's).
+    let referenceLabel: Int32?
+    let queryCells: Int
+
+    /// query: the spatial panel as the model may see it (held-out genes already removed); reference: scRNA.
+    /// `resume`: a checkpoint of an earlier attempt of this same run (its vocabulary must match).
+    public init(query q: Dataset, reference r: Dataset, settings: ImputationSettings, resume: Checkpoint? = nil) throws {
+        self.settings = settings
+        var q = q
+        if q.fov == nil, q.cellCount > settings.maxCellsPerSequence {
+            let tiles = (q.cellCount + settings.maxCellsPerSequence - 1) / settings.maxCellsPerSequence
+            q = DatasetSequences.tiled(q, grid: max(2, tiles.squareRootCeiling))
+        }
+        let base: Checkpoint? = try resume ?? settings.checkpoint.map { try Checkpoint.read($0) }
+        let fromScratch = settings.checkpoint == nil
+        if let base, !base.genes.isEmpty {
+            vocabulary = base.genes
+        } else if let base {
+            throw WorkflowError.badInput(role: "checkpoint", file: settings.checkpoint?.path ?? "?",
+                message: "stores no gene names (\(base.model.config.genes) genes), so the query's genes cannot be placed in its vocabulary; use a checkpoint written by tessera pretrain or converted with its gene list")
+        } else {
+            vocabulary = GeneVocabulary.union([q, r])
+        }
+        let labels: (Int32?, Int32?) = fromScratch ? (0, 1) : (nil, nil)
+        query = try DatasetSequences.make(q, vocabulary: vocabulary, datasetLabel: labels.0)
+        reference = try DatasetSequences.make(r, vocabulary: vocabulary, datasetLabel: labels.1)
+        referenceLabel = labels.1
+        queryCells = q.cellCount
+        panel = query.sequences.first?.measured ?? []
+        let panelSet = Set(panel)
+        hiddenFromReference = settings.hideMissingFromReference
+            ? (reference.sequences.first?.measured ?? []).filter { !panelSet.contains($0) } : []
+
+        var options = TrainingOptions()
+        options.learningRate = settings.learningRate
+        options.warmupSteps = settings.warmupSteps
+        options.weightDecay = settings.weightDecay
+        options.embedderLRScale = 1
+        if let resume {
+            model = resume.model
+            trainer = try Trainer(model: model, options: options, optimizer: resume.optimizer, schedule: resume.schedule)
+        } else if let base {
+            model = base.model
+            model.rng = SeededRNG(seed: settings.seed)
+            trainer = try Trainer(model: model, options: options)
+        } else {
+            guard var c = CellLMConfig.preset(settings.preset, genes: vocabulary.count) else {
+                throw WorkflowError.invalidParameter(name: "preset", message: "'\(settings.preset)' is not a preset; allowed: tiny, small, base")
+            }
+            c.datasetCount = 2
+            c.latent = .vae
+            c.positionEmbedding = settings.positionEmbedding
+            c.dropout = settings.dropout
+            // CellPLM's imputation overrides: 95 % of cells masked (augmentation), cells capped high.
+            c.maskCellRate = 0.95
+            c.maxCells = 70_000
+            model = try CellLM(config: c, seed: settings.seed)
+            model.initializeDecoderBias(from: query.sequences + reference.sequences)
+            if settings.zeroDecoderOutput {
+                // Start from the mean profile exactly: with random output weights the first steps only learn
+                // to silence the decoder's cell-to-cell noise, which collapses the encoder on low-contrast
+                // panels (seqFISH: all cells decoded to one profile within 30 steps).
+                let w = "decoder.out_layer.dec_mean.0.weight"
+                model.params.set(w, [Float](repeating: 0, count: model.params.info(w).count))
+            }
+            trainer = try Trainer(model: model, options: options)
+        }
+    }
+
+    /// Steps taken so far (a resumed model continues its count).
+    public var stepsTaken: Int { trainer.optimizer.t }
+
+    /// The sequence trained at `step`: alternately query and reference, seeded by the step.
+    public func sequence(step: Int) -> (seq: CellSequence, isReference: Bool) {
+        var rng = SeededRNG(seed: settings.seed &+ 0x1A9E_0000 &+ UInt64(step))
+        let useReference = step % 2 == 1 && !reference.sequences.isEmpty
+        let set = useReference ? reference : query
+        return (set.sequences[rng.int(below: set.sequences.count)], useReference)
+    }
+
+    /// One optimizer step (`step` = the index of this step, 0-based).
+    @discardableResult
+    public func train(step: Int) throws -> StepLoss {
+        let (seq, isRef) = sequence(step: step)
+        return try trainer.imputationStep(seq, hiddenInput: isRef ? hiddenFromReference : [])
+    }
+
+    /// Vocabulary index of each gene name (GeneHarmonizer's key), nil when the model does not know it.
+    public func vocabularyIndex(_ genes: [String]) -> [Int?] {
+        var byKey: [String: Int] = [:]
+        for (i, g) in vocabulary.enumerated() where byKey[GeneHarmonizer.normalizedKey(g)] == nil { byKey[GeneHarmonizer.normalizedKey(g)] = i }
+        return genes.map { byKey[GeneHarmonizer.normalizedKey($0)] }
+    }
+
+    /// Vocabulary index of each column of `ds` (matched by id or symbol, as the sequences were built), nil
+    /// for columns the vocabulary lacks.
+    public func vocabularyIndex(columns: [Int], of ds: Dataset) -> [Int?] {
+        var colToVocab: [Int: Int] = [:]
+        for (v, col) in DatasetSequences.align(ds, to: vocabulary).enumerated() { if let col, colToVocab[col] == nil { colToVocab[col] = v } }
+        return columns.map { colToVocab[$0] }
+    }
+
+    /// Imputed values of the given genes by name; see `predict(vocabulary:)`.
+    public func predict(genes: [String]) throws -> (values: Matrix, panelLibrary: [Double]) {
+        let idx = vocabularyIndex(genes)
+        if let k = idx.firstIndex(where: { $0 == nil }) {
+            throw WorkflowError.invalidParameter(name: "genes", message: "gene '\(genes[k])' is not in the model's vocabulary of \(vocabulary.count) genes")
+        }
+        return try predict(vocabulary: idx.map { $0! })
+    }
+
+    /// Imputed values (query cells in dataset order × the given vocabulary genes, count scale, rescaled per
+    /// cell as described on the type; `perCellRescaling` overrides the setting) and each cell's observed panel
+    /// library Σ_{g ∈ panel} x_ig.
+    public func predict(vocabulary cols: [Int], perCellRescaling: Bool? = nil) throws -> (values: Matrix, panelLibrary: [Double]) {
+        let T = cols.count
+        var out = Matrix(rows: queryCells, cols: T)
+        var library = [Double](repeating: 0, count: queryCells)
+        let G = vocabulary.count
+        var scales = [Double](repeating: 0, count: queryCells)
+        var totalObserved = 0.0, totalPredicted = 0.0
+        for (k, seq) in query.sequences.enumerated() {
+            var input = seq
+            if settings.decodeAsReference, let referenceLabel { input.dataset = [Int32](repeating: referenceLabel, count: seq.cells) }
+            let mu = try model.reconstruct(input)                                          // N×G NB means
+            for i in 0..<seq.cells {
+                var observed = 0.0, predicted = 0.0
+                for z in seq.counts.indptr[i]..<seq.counts.indptr[i + 1] { observed += Double(seq.counts.values[z]) }
+                for g in panel { predicted += Double(mu.data[i * G + Int(g)]) }
+                let row = query.rows[k][i]
+                library[row] = observed
+                scales[row] = predicted > 0 ? observed / predicted : 0
+                totalObserved += observed; totalPredicted += predicted
+                for (t, g) in cols.enumerated() { out.data[row * T + t] = mu.data[i * G + g] }
+            }
+        }
+        let global = totalPredicted > 0 ? totalObserved / totalPredicted : 0
+        for row in 0..<queryCells {
+            let f = Float(perCellRescaling ?? settings.perCellRescaling ? scales[row] : global)
+            for t in 0..<T { out.data[row * T + t] *= f }
+        }
+        return (out, library)
+    }
+
+    /// A checkpoint of the whole training state (resumes bit for bit).
+    public func checkpoint(progress: [String: Double] = [:]) -> Checkpoint {
+        Checkpoint(model: model, genes: vocabulary, optimizer: trainer.optimizer, schedule: trainer.schedule, progress: progress)
+    }
+}
+
+extension Int {
+    /// ⌈√self⌉ for non-negative values.
+    var squareRootCeiling: Int { Int(Double(self).squareRoot().rounded(.up)) }
+}

@@ -1,0 +1,99 @@
+import ArgumentParser
+import Daemon
+import Foundation
+import Workflows
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct Tesserad: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tesserad",
+        abstract: "Tessera's daemon: the project store, the job queue and the HTTP API (serve), and the worker that runs one job (work).",
+        subcommands: [Serve.self, Work.self], defaultSubcommand: Serve.self)
+}
+
+/// Where the workflow specs are: the flag, else `workflows/` in the working directory, else next to the
+/// executable's checkout (`.build/<config>/tesserad` → `workflows/`).
+func defaultWorkflowsFolder() -> String {
+    if FileManager.default.fileExists(atPath: "workflows") { return "workflows" }
+    let exe = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    let checkout = exe.deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    return checkout.appendingPathComponent("workflows").path
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the daemon (listens on 127.0.0.1 unless configured otherwise).")
+
+    @Option(help: "Data root: the database and job folders (default: storage).") var root = "storage"
+    @Option(help: "Address to listen on (anything but loopback needs --token).") var host: String?
+    @Option(help: "Port.") var port: Int?
+    @Option(help: "Bearer token clients must send (required beyond loopback).") var token: String?
+    @Option(help: "Jobs running at once.") var concurrency: Int?
+    @Option(help: "Folder of workflow specs.") var workflows: String?
+    @Option(help: "Folder of the viewer's static files.") var webStatic: String?
+    @Option(help: "Largest accepted request body in bytes.") var maxBodyBytes: Int?
+    @Flag(help: "Accept jobs but start none (API benchmarks).") var paused = false
+
+    func run() async throws {
+        var c = try DaemonConfig.load(root: root)
+        if let host { c.host = host }
+        if let port { c.port = port }
+        if let token { c.token = token }
+        if let concurrency { c.concurrency = concurrency }
+        c.workflows = workflows ?? (FileManager.default.fileExists(atPath: c.workflows) ? c.workflows : defaultWorkflowsFolder())
+        if let webStatic { c.webStatic = webStatic }
+        else if !FileManager.default.fileExists(atPath: c.webStatic) {
+            c.webStatic = URL(fileURLWithPath: defaultWorkflowsFolder()).deletingLastPathComponent().appendingPathComponent("web-static").path
+        }
+        if let maxBodyBytes { c.maxBodyBytes = maxBodyBytes }
+        if paused { c.startsJobs = false }
+        do { try c.validate() } catch {
+            FileHandle.standardError.write(Data("tesserad: \(error)\n".utf8))
+            throw ExitCode(2)
+        }
+        // Workers are this executable's `work` subcommand, with the same workflow folder.
+        let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        let workflowsPath = URL(fileURLWithPath: c.workflows).standardizedFileURL.path
+        let executor = LocalExecutor { folder in (exe, ["work", folder.url.path, "--workflows", workflowsPath]) }
+        let service = try DaemonService(config: c, executor: executor)
+        let config = c
+        let app = DaemonServer.application(service: service) { port in
+            FileHandle.standardOutput.write(Data("tesserad: listening on http://\(config.host):\(port) (root \(config.rootURL.path), \(service.catalog.specs.count) workflows)\n".utf8))
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await service.runScheduler() }
+            group.addTask { try await app.runService() }
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// Set by SIGTERM: the running workflow checkpoints and exits as cancelled.
+nonisolated(unsafe) private var terminationRequested: sig_atomic_t = 0
+
+struct Work: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run one job folder to its end (what the daemon starts for each job).")
+
+    @Argument(help: "The job folder (holds job.json).") var jobDir: String
+    @Option(help: "Folder of workflow specs.") var workflows: String?
+
+    func run() throws {
+        let folder = JobFolder(URL(fileURLWithPath: jobDir, isDirectory: true))
+        try? folder.writeWorkerPID(getpid())
+        signal(SIGTERM) { _ in terminationRequested = 1 }
+        let exit: JobFolder.Exit
+        do {
+            let catalog = try WorkflowCatalog.load(directory: URL(fileURLWithPath: workflows ?? defaultWorkflowsFolder(), isDirectory: true))
+            exit = WorkflowRunner.run(folder: folder, catalog: catalog, implementations: WorkflowRegistry.all,
+                                      cancelled: { terminationRequested != 0 })
+        } catch {
+            exit = JobFolder.Exit(status: .failed, reason: "\(error)", retryable: false)
+            try? folder.writeExit(exit)
+        }
+        print("tesserad work: \(exit.status.rawValue): \(exit.reason)")
+        if exit.status != .succeeded { throw ExitCode(exit.status == .cancelled ? 3 : 1) }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+import CellLM
+import SpatialData
+import Tensor
+@testable import Workflows
+
+/// The imputation core on simulated tissue (TissueSimulator: a spatial panel, an scRNA reference with every
+/// gene, and the all-gene truth).
+@Suite(.serialized) struct ImputeTests {
+    /// 1,600 cells × 160 genes in 4 FOVs, 4 types, 1,000 reference cells: a few seconds of fine-tuning.
+    static let tissue: SimulatedTissue = {
+        var c = SimulationConfig.tiny
+        c.cells = 1_600; c.genes = 160
+        c.meanLibrarySize = 80
+        return TissueSimulator.simulate(c)
+    }()
+
+    static func settings(steps: Int) -> ImputationSettings {
+        var s = ImputationSettings()
+        s.preset = "tiny"; s.steps = steps; s.warmupSteps = 20; s.learningRate = 3e-3; s.seed = 5
+        return s
+    }
+
+    @Test func heldOutGenesAreStratifiedAndSeeded() throws {
+        let t = Self.tissue
+        let a = try HeldOutGenes.select(query: t.spatial, reference: t.reference, count: 24, seed: 11)
+        let b = try HeldOutGenes.select(query: t.spatial, reference: t.reference, count: 24, seed: 11)
+        let c = try HeldOutGenes.select(query: t.spatial, reference: t.reference, count: 24, seed: 12)
+        #expect(a == b, "same seed, same genes")
+        #expect(a.columns != c.columns, "another seed draws other genes")
+        #expect(a.columns.count == 24 && Set(a.columns).count == 24)
+        // Round-robin over the sparsity bins: bins that did not run out contribute equally (±1).
+        let open = a.binTaken.indices.filter { a.binTaken[$0] < a.binSizes[$0] }.map { a.binTaken[$0] }
+        #expect((open.max() ?? 0) - (open.min() ?? 0) <= 1, "taken \(a.binTaken) of \(a.binSizes)")
+        #expect(a.binSizes.filter { $0 > 0 }.count >= 2, "the simulated panel spans several sparsity bins: \(a.binSizes)")
+        let zero = HeldOutGenes.zeroRates(t.spatial)
+        for (k, j) in a.columns.enumerated() {
+            let bin = HeldOutGenes.binEdges.firstIndex { zero[j] <= $0 }!
+            #expect(a.binTaken[bin] > 0, "gene \(a.genes[k]) comes from a bin that was sampled")
+        }
+        #expect(throws: WorkflowError.self) { try HeldOutGenes.select(query: t.spatial, reference: t.reference, count: 100_000, seed: 1) }
+    }
+
+    /// Evaluation: held-out panel genes predicted by the fine-tuned model correlate with the truth better than
+    /// the reference mean profile scaled to each cell's depth.
+    @Test func imputationBeatsMeanProfile() throws {
+        let t = Self.tissue
+        let plan = try ImputePlan.make(query: t.spatial, reference: t.reference, mode: .evaluation, heldOut: 16, genes: nil, seed: 3)
+        #expect(plan.targetGenes.count == 16 && plan.visibleQuery.geneCount == t.spatial.geneCount - 16)
+        let imputer = try Imputer(query: plan.visibleQuery, reference: t.reference, settings: Self.settings(steps: 300))
+        #expect(imputer.vocabulary.count == t.reference.geneCount, "vocabulary is the union: the reference holds every gene")
+        for s in 0..<300 { try imputer.train(step: s) }
+        let pred = try imputer.predict(genes: plan.targetGenes)
+        let truth = ImputeWorkflow.columns(t.spatial, plan.heldOutQueryColumns)
+        let lib = ImputeWorkflow.rowSums(plan.visibleQuery)
+        let ours = ImputationMetrics.score(genes: plan.targetGenes, truth: truth, prediction: pred.values, truthLibrary: lib, predictionLibrary: lib)
+        let base = ImputationMetrics.score(genes: plan.targetGenes, truth: truth,
+                                           prediction: MeanProfileBaseline.predict(query: plan.visibleQuery, reference: t.reference,
+                                                                                  targetReferenceColumns: plan.targetReferenceColumns),
+                                           truthLibrary: lib, predictionLibrary: lib)
+        #expect(ours.pearsonMean > base.pearsonMean + 0.05, "Pearson mean: ours \(ours.pearsonMean), mean profile \(base.pearsonMean)")
+        #expect(ours.pearsonMedian > base.pearsonMedian, "Pearson median: ours \(ours.pearsonMedian), mean profile \(base.pearsonMedian)")
+        #expect(pred.values.data.allSatisfy { $0.isFinite && $0 >= 0 })
+    }
+
+    /// Production: the genes the panel lacks (the simulator's held-out genes) are the targets.
+    @Test func productionPredictsGenesAbsentFromThePanel() throws {
+        let t = Self.tissue
+        let plan = try ImputePlan.make(query: t.spatial, reference: t.reference, mode: .production, heldOut: 0.2, genes: nil, seed: 0)
+        #expect(Set(plan.targetGenes) == Set(t.heldOutGenes), "targets \(plan.targetGenes.prefix(5)) vs \(t.heldOutGenes.prefix(5))")
+        let listed = try ImputePlan.make(query: t.spatial, reference: t.reference, mode: .production, heldOut: 0.2,
+                                         genes: Array(t.heldOutGenes.prefix(3)), seed: 0)
+        #expect(listed.targetGenes == Array(t.heldOutGenes.prefix(3)))
+    }
+
+    @Test func badInputIsRefusedBeforeCompute() throws {
+        let t = Self.tissue
+        var alien = t.reference
+        alien.geneIDs = alien.geneIDs.map { "X" + $0 }; alien.geneSymbols = alien.geneSymbols.map { "x" + $0 }
+        #expect { try ImputePlan.make(query: t.spatial, reference: alien, mode: .evaluation, heldOut: 5, genes: nil, seed: 0) } throws: { e in
+            guard case WorkflowError.badInput(let role, _, let m) = e else { return false }
+            return role == "reference" && m.contains("shares no gene")
+        }
+        #expect { try ImputePlan.make(query: t.spatial, reference: t.reference, mode: .production, heldOut: 0.2, genes: ["NotAGene"], seed: 0) } throws: { e in
+            guard case WorkflowError.invalidParameter(let n, let m) = e else { return false }
+            return n == "genes" && m.contains("NotAGene") && m.contains("not a gene of the reference")
+        }
+        #expect { try ImputePlan.make(query: t.spatial, reference: t.reference, mode: .production, heldOut: 0.2, genes: [t.spatial.geneSymbols[0]], seed: 0) } throws: { e in
+            guard case WorkflowError.invalidParameter(let n, let m) = e else { return false }
+            return n == "genes" && m.contains("measured by the spatial panel")
+        }
+        for bad in [100_000.0, 2.5] {
+            #expect { try ImputePlan.make(query: t.spatial, reference: t.reference, mode: .evaluation, heldOut: bad, genes: nil, seed: 0) } throws: { e in
+                guard case WorkflowError.invalidParameter(let n, _) = e else { return false }
+                return n == "heldout_genes"
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+import Foundation
+import Testing
+import CellLM
+import SpatialData
+import Tensor
+@testable import Workflows
+
+/// The `impute` workflow end to end through `WorkflowRunner`: spec validation, events, artifacts, refusals,
+/// cancellation and resume.
+@Suite(.serialized) struct ImputeWorkflowTests {
+    static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Simulated inputs written as h5ad once per run.
+    static let inputs: (dir: URL, spatial: String, reference: String, tissue: SimulatedTissue) = {
+        var c = SimulationConfig.tiny
+        c.cells = 800; c.genes = 120; c.referenceCells = 500; c.meanLibrarySize = 80
+        let t = TissueSimulator.simulate(c)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-impute-inputs-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let s = dir.appendingPathComponent("spatial.h5ad").path, r = dir.appendingPathComponent("reference.h5ad").path
+        try! H5ADWriter.write(t.spatial, to: s)
+        try! H5ADWriter.write(t.reference, to: r)
+        return (dir, s, r, t)
+    }()
+
+    static func catalog() throws -> WorkflowCatalog {
+        WorkflowCatalog(specs: [try WorkflowCatalog.decode(file: repo.appendingPathComponent("workflows/impute.json"))])
+    }
+
+    static func job(_ parameters: [String: JSONValue], reference: String? = nil, seed: UInt64 = 4) throws -> JobFolder {
+        let f = JobFolder(FileManager.default.temporaryDirectory.appendingPathComponent("tessera-impute-job-\(UUID().uuidString)"))
+        var p: [String: JSONValue] = ["preset": .string("tiny"), "steps": .number(12), "warmup_steps": .number(2), "checkpoint_every": .number(5)]
+        p.merge(parameters) { $1 }
+        try f.create(spec: .init(jobID: "imp", workflow: "impute", version: "1", parameters: p,
+                                 inputs: ["spatial": inputs.spatial, "reference": reference ?? inputs.reference], seed: seed))
+        return f
+    }
+
+    static func run(_ f: JobFolder, cancelAfter: Int? = nil) throws -> JobFolder.Exit {
+        final class Counter: @unchecked Sendable { var n = 0; let lock = NSLock() }
+        let counter = Counter()
+        return WorkflowRunner.run(folder: f, catalog: try catalog(), implementations: [ImputeWorkflow.self]) {
+            guard let k = cancelAfter else { return false }
+            counter.lock.lock(); defer { counter.lock.unlock() }
+            counter.n += 1
+            return counter.n > k
+        }
+    }
+
+    static func events(_ f: JobFolder) throws -> [JobEvent] { try JobEventReader.read(f, from: 0).events }
+
+    static func metrics(_ f: JobFolder) throws -> [String: JSONValue] {
+        guard case .object(let doc) = try JSONDecoder().decode(JSONValue.self, from: Data(contentsOf: f.artifacts.appendingPathComponent("metrics.json"))),
+              case .object(let m)? = doc["metrics"] else { return [:] }
+        return m
+    }
+
+    @Test func evaluationWritesScoresResultAndEvents() throws {
+        let f = try Self.job(["heldout_genes": .number(6)])
+        defer { try? FileManager.default.removeItem(at: f.url) }
+        let exit = try Self.run(f)
+        #expect(exit.status == .succeeded, "\(exit.reason)")
+        let m = try Self.metrics(f)
+        for key in ["pearson_mean", "pearson_median", "cosine_mean", "rmse_mean", "mae_mean", "baseline_pearson_mean"] {
+            #expect(m[key] != nil, "metrics.json lacks \(key)")
+        }
+        #expect(m["targets"] == .number(6))
+        let ev = try Self.events(f)
+        #expect(ev.first?.kind == .started && ev.last?.kind == .finished)
+        #expect(ev.contains { $0.kind == .progress && $0.phase == "train" && $0.values?["loss"] != nil })
+        #expect(ev.contains { $0.kind == .metric && $0.values?["pearson_mean"] != nil })
+        #expect(ev.contains { $0.kind == .artifact && $0.path == "artifacts/result.h5ad" && $0.text == "h5ad" })
+        let out = try DatasetReader.read(path: f.artifacts.appendingPathComponent("result.h5ad").path)
+        #expect(out.cellCount == Self.inputs.tissue.spatial.cellCount && out.geneCount == Self.inputs.tissue.spatial.geneCount,
+                "evaluation genes are panel genes: var is the panel")
+    }
+
+    @Test func productionImputesGenesAbsentFromThePanel() throws {
+        let f = try Self.job(["mode": .string("production")])
+        defer { try? FileManager.default.removeItem(at: f.url) }
+        let exit = try Self.run(f)
+        #expect(exit.status == .succeeded, "\(exit.reason)")
+        let t = Self.inputs.tissue
+        let out = try DatasetReader.read(path: f.artifacts.appendingPathComponent("result.h5ad").path)
+        #expect(out.geneCount == t.spatial.geneCount + t.heldOutGenes.count, "the imputed genes are appended to var")
+        let added = Array(out.geneSymbols.suffix(t.heldOutGenes.count))
+        #expect(Set(added) == Set(t.heldOutGenes))
+        #expect(out.measured.suffix(t.heldOutGenes.count).allSatisfy { !$0 }, "appended genes are marked not measured")
+        #expect(try Self.metrics(f)["pearson_mean"] == nil, "production has no truth to score")
+    }
+
+    @Test func refusesBadInputBeforeCompute() throws {
+        let t = Self.inputs.tissue
+        var alien = t.reference
+        alien.geneIDs = alien.geneIDs.map { "X" + $0 }; alien.geneSymbols = alien.geneSymbols.map { "x" + $0 }
+        let alienPath = Self.inputs.dir.appendingPathComponent("alien.h5ad").path
+        try H5ADWriter.write(alien, to: alienPath)
+        let cases: [([String: JSONValue], String?, String)] = [
+            ([:], alienPath, "shares no gene"),
+            (["mode": .string("production"), "genes": .array([.string("NoSuchGene")])], nil, "NoSuchGene"),
+            (["heldout_genes": .number(5000)], nil, "heldout_genes"),
+            (["steps": .number(0)], nil, "steps"),
+            (["lr": .number(5)], nil, "lr"),
+        ]
+        for (params, ref, needle) in cases {
+            let f = try Self.job(params, reference: ref)
+            defer { try? FileManager.default.removeItem(at: f.url) }
+            let exit = try Self.run(f)
+            #expect(exit.status == .failed && exit.retryable == false, "\(params): \(exit)")
+            #expect(exit.reason.contains(needle), "\(params): \(exit.reason)")
+            #expect(TrainingCheckpoints(f).latest() == nil, "refused before any training")
+            #expect(!(try Self.events(f)).contains { $0.phase == "train" })
+        }
+    }
+
+    /// A cancelled run leaves a checkpoint; the rerun resumes from it and ends with exactly the numbers of an
+    /// uninterrupted run.
+    @Test func cancelAndResumeMatchAnUninterruptedRun() throws {
+        let whole = try Self.job(["heldout_genes": .number(6)])
+        let parts = try Self.job(["heldout_genes": .number(6)])
+        defer { for f in [whole, parts] { try? FileManager.default.removeItem(at: f.url) } }
+        #expect(try Self.run(whole).status == .succeeded)
+        let first = try Self.run(parts, cancelAfter: 8)
+        #expect(first.status == .cancelled && first.retryable == true, "\(first)")
+        #expect(TrainingCheckpoints(parts).latest() != nil)
+        let second = try Self.run(parts)
+        #expect(second.status == .succeeded, "\(second.reason)")
+        #expect(try Self.events(parts).contains { $0.kind == .message && ($0.text ?? "").contains("resuming") })
+        let a = try Self.metrics(whole), b = try Self.metrics(parts)
+        for key in ["pearson_mean", "cosine_mean", "rmse_mean", "final_loss"] { #expect(a[key] == b[key], "\(key): \(String(describing: a[key])) vs \(String(describing: b[key]))") }
+    }
+}
