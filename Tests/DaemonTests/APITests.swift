@@ -260,3 +260,19 @@ import Workflows
         }
     }
 }
+
+/// The hand-written job list has exactly the shape and values of the Codable `API.JobBody`.
+@Suite struct JobListJSONTests {
+    @Test func matchesTheCodableShape() throws {
+        let s = try ProjectStore(path: nil)
+        try s.createProject(name: "p")
+        let j = try s.submitJob(project: "p", workflow: "w\"x", version: "1", parameters: #"{"a":1,"b":"two\nlines"}"#, inputs: [:], cacheKey: "k",
+                                now: Date(timeIntervalSince1970: 1_790_000_000.75))
+        try s.transition(job: j.id, to: .running, reason: "go")
+        try s.transition(job: j.id, to: .failed, reason: "bad \"input\"\n\tline\u{1}")
+        let jobs = try s.jobs(JobQuery()).jobs + [try s.submitJob(project: "p", workflow: "w", version: "2", parameters: "{}", inputs: [:], cacheKey: "q")]
+        let fast = try JSONSerialization.jsonObject(with: Data(JobListJSON.page(jobs, total: 2, limit: 100, offset: 0).utf8)) as? NSDictionary
+        let slow = try JSONSerialization.jsonObject(with: API.encoder.encode(API.JobPage(jobs: jobs.map { API.job($0) }, total: 2, limit: 100, offset: 0))) as? NSDictionary
+        #expect(fast != nil && fast == slow)
+    }
+}

@@ -90,7 +90,8 @@ public struct APIRoutes: Sendable {
             query.limit = try Self.int(q["limit"], field: "limit", range: 1...100_000) ?? 100
             query.offset = try Self.int(q["offset"], field: "offset", range: 0...Int.max) ?? 0
             let (jobs, total) = try s.store.jobs(query)
-            return try API.json(API.JobPage(jobs: jobs.map { API.job($0) }, total: total, limit: query.limit, offset: query.offset))
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: JobListJSON.page(jobs, total: total, limit: query.limit, offset: query.offset))))
         }
         api.get("jobs/:job") { _, c in
             let j = try s.store.job(matching: try c.parameters.require("job"))
