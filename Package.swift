@@ -62,7 +62,6 @@ let package = Package(
         .testTarget(name: "DaemonTests", dependencies: [
             "Daemon", "Store", "Workflows", "SpatialData",
             .product(name: "Hummingbird", package: "hummingbird"),
-            .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),
         .testTarget(name: "SpatialDataTests", dependencies: ["SpatialData", "Tensor"]),
     ]

@@ -73,8 +73,12 @@ public struct TensorFile {
         }
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         try out.write(to: tmp)
-        if FileManager.default.fileExists(atPath: url.path) { _ = try FileManager.default.replaceItemAt(url, withItemAt: tmp) }
-        else { try FileManager.default.moveItem(at: tmp, to: url) }
+        // rename(2) replaces an existing file atomically (FileManager.replaceItemAt fails on Linux here).
+        guard rename(tmp.path, url.path) == 0 else {
+            let why = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: tmp)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: url.path, NSLocalizedDescriptionKey: "cannot rename \(tmp.path) to \(url.path): \(why)"])
+        }
     }
 
     // MARK: reading

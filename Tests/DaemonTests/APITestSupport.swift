@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import SpatialData
 @testable import Daemon
 import Store
@@ -38,7 +37,8 @@ struct TestDaemon {
         service = try DaemonService(config: c, executor: executor)
     }
 
-    var app: some ApplicationProtocol { DaemonServer.application(service: service) }
+    /// Runs `body` against this daemon over loopback HTTP.
+    func live(_ body: (TestHTTP) async throws -> Void) async throws { try await withLiveServer(service, body) }
 
     /// A small real dataset file (simulated tissue written as h5ad) to register.
     func datasetFile(spatial: Bool = true) throws -> String {
@@ -58,16 +58,6 @@ struct TestDaemon {
             let busy = try [JobState.queued, .running, .retrying].reduce(0) { $0 + (try service.store.jobs(state: $1).count) }
             if busy == 0 { return }
             try await Task.sleep(nanoseconds: 30_000_000)
-        }
-    }
-}
-
-extension TestClientProtocol {
-    /// Sends JSON (or raw text) and returns status and body.
-    @discardableResult
-    func call(_ method: HTTPRequest.Method, _ uri: String, json: String? = nil, headers: HTTPFields = [:]) async throws -> (HTTPResponse.Status, String) {
-        try await execute(uri: uri, method: method, headers: headers, body: json.map { ByteBuffer(string: $0) }) { r in
-            (r.status, String(buffer: r.body))
         }
     }
 }

@@ -1,17 +1,16 @@
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import Testing
 @testable import Daemon
 import Store
 import Workflows
 
-/// The HTTP API in-process (Hummingbird's router test client) and over real loopback HTTP.
+/// The HTTP API over real loopback HTTP (`withLiveServer`), against a daemon whose workers are shell programs.
 @Suite(.serialized) struct APITests {
     @Test func projectDatasetJobRoundTrip() async throws {
         let d = try TestDaemon()
         let file = try d.datasetFile()
-        try await d.app.test(.router) { c in
+        try await d.live { c in
             var (st, body) = try await c.call(.post, "/api/projects", json: #"{"name": "lab", "description": "mouse brain"}"#)
             #expect(st == .created)
             (st, body) = try await c.call(.post, "/api/projects/lab/datasets", json: #"{"path": "\#(file)", "name": "sec1"}"#)
@@ -54,7 +53,7 @@ import Workflows
 
     @Test func reuseAnswersFromCacheOnlyWhenAsked() async throws {
         let d = try TestDaemon()
-        try await d.app.test(.router) { c in
+        try await d.live { c in
             try await c.call(.post, "/api/projects", json: #"{"name": "p"}"#)
             let submit = #"{"project": "p", "workflow": "ok", "parameters": {"steps": 4}, "reuse": true}"#
             var (st, body) = try await c.call(.post, "/api/jobs", json: submit)
@@ -78,7 +77,7 @@ import Workflows
     @Test func badRequestsAre4xxAndChangeNothing() async throws {
         let d = try TestDaemon()
         let file = try d.datasetFile(spatial: false)
-        try await d.app.test(.router) { c in
+        try await d.live { c in
             try await c.call(.post, "/api/projects", json: #"{"name": "p"}"#)
             try await c.call(.post, "/api/projects/p/datasets", json: #"{"path": "\#(file)", "name": "ref"}"#)
             func snapshot() throws -> [Int] {
@@ -131,7 +130,7 @@ import Workflows
         try Data("{}".utf8).write(to: URL(fileURLWithPath: d.service.config.root).appendingPathComponent("jobs/j1/job.json"))
         // A symlink inside web-static pointing out of it.
         try FileManager.default.createSymbolicLink(atPath: d.service.config.webStatic + "/link.txt", withDestinationPath: d.root.path + "/secret.txt")
-        try await d.app.test(.live) { c in
+        try await d.live { c in
             for path in ["/../secret.txt", "/%2e%2e/secret.txt", "/%2E%2E/secret.txt", "/..%2fsecret.txt", "/..%2Fsecret.txt", "/%2e%2e%2fsecret.txt",
                          "/%252e%252e/secret.txt", "/..%5csecret.txt", "/..%5Csecret.txt", "/.%2e/secret.txt", "/link.txt", "/%00/secret.txt",
                          "/files/jobs/../tessera.sqlite", "/files/jobs/%2e%2e/tessera.sqlite", "/files/jobs/j1/job.json",
@@ -159,13 +158,13 @@ import Workflows
         try c.validate()
 
         let d = try TestDaemon { $0.token = "0123456789abcdef0123" }
-        try await d.app.test(.router) { client in
+        try await d.live { client in
             var (st, body) = try await client.call(.get, "/api/projects")
             #expect(st == .unauthorized && errorCode(body) == "unauthorized")
-            (st, _) = try await client.call(.post, "/api/projects", json: #"{"name": "p"}"#, headers: [.authorization: "Bearer wrong"])
+            (st, _) = try await client.call(.post, "/api/projects", json: #"{"name": "p"}"#, headers: ["Authorization": "Bearer wrong"])
             #expect(st == .unauthorized)
             #expect(try d.service.store.projects().isEmpty, "a refused request changes nothing")
-            (st, _) = try await client.call(.get, "/api/projects", headers: [.authorization: "Bearer 0123456789abcdef0123"])
+            (st, _) = try await client.call(.get, "/api/projects", headers: ["Authorization": "Bearer 0123456789abcdef0123"])
             #expect(st == .ok)
             (st, _) = try await client.call(.get, "/")
             #expect(st == .ok, "the viewer's page itself is public")
@@ -174,7 +173,7 @@ import Workflows
 
     @Test func openAPIDocumentDescribesEveryRoute() async throws {
         let d = try TestDaemon()
-        try await d.app.test(.router) { c in
+        try await d.live { c in
             let (st, body) = try await c.call(.get, "/api/openapi.json")
             #expect(st == .ok)
             let doc = jsonObject(body)
@@ -202,7 +201,7 @@ import Workflows
 
     @Test func cancelReachesTheWorkerAndStreamEnds() async throws {
         let d = try TestDaemon()
-        try await d.app.test(.live) { c in
+        try await d.live { c in
             try await c.call(.post, "/api/projects", json: #"{"name": "p"}"#)
             let (_, sub) = try await c.call(.post, "/api/jobs", json: #"{"project": "p", "workflow": "slow"}"#)
             let job = try #require((jsonObject(sub)["job"] as? [String: Any])?["id"] as? String)
@@ -226,7 +225,7 @@ import Workflows
     /// to the end with a complete state history.
     @Test func concurrentSubmissions() async throws {
         let d = try TestDaemon()
-        try await d.app.test(.live) { c in
+        try await d.live { c in
             try await c.call(.post, "/api/projects", json: #"{"name": "p"}"#)
             let scheduler = Task { while !Task.isCancelled { try? d.service.tick(); try? await Task.sleep(nanoseconds: 20_000_000) } }
             let ids = try await withThrowingTaskGroup(of: [String].self) { group in

@@ -16,11 +16,13 @@ public enum DaemonServer {
         return router
     }
 
-    public static func application(service: DaemonService, onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+    /// The application; `port` overrides the configured port (0: any free port, for tests), and `onRunning`
+    /// receives the port actually bound.
+    public static func application(service: DaemonService, port: Int? = nil, onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol {
         let c = service.config
         return Application(router: router(service: service),
-                           configuration: .init(address: .hostname(c.host, port: c.port), serverName: "tesserad"),
+                           configuration: .init(address: .hostname(c.host, port: port ?? c.port), serverName: "tesserad"),
                            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? c.port) })
     }
 }

@@ -16,8 +16,10 @@ public enum H5ADWriter {
         let tmp = (dir.isEmpty ? "." : dir) + "/.\((path as NSString).lastPathComponent).tmp-\(getpid())"
         do {
             try writeFile(d, tmp, extras: extras)
-            if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
-            try FileManager.default.moveItem(atPath: tmp, toPath: path)
+            // rename(2) replaces an existing file atomically: readers see the old file or the new one.
+            guard rename(tmp, path) == 0 else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "cannot rename \(tmp) to \(path): \(String(cString: strerror(errno)))"])
+            }
         } catch {
             try? FileManager.default.removeItem(atPath: tmp)
             if let e = error as? ImportError { throw ImportError(e.kind, file: path, field: e.field, row: e.row, problem: e.problem, fix: e.fix) }
