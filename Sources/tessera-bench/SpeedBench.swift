@@ -27,6 +27,7 @@ struct SpeedBench: ParsableCommand {
     @Option(help: "Scratch folder for the simulated h5ad and the exported graph.") var out = "bench-out/speed"
     @Option(help: "Python of the peer venv.") var python = FileManager.default.currentDirectoryPath + "/.venv-bench/bin/python"
     @Option(help: "Peer script.") var peerScript = FileManager.default.currentDirectoryPath + "/scripts/cluster_peer.py"
+    @Option(help: "all, pipeline (1 only) or leiden (2 only, on the graph a previous run exported to --out).") var part = "all"
 
     func run() throws {
         let dir = URL(fileURLWithPath: out)
@@ -36,33 +37,36 @@ struct SpeedBench: ParsableCommand {
             let t = TissueSimulator.simulate(.scaling(cells: cells, genes: genes, seed: 0))
             try H5ADWriter.write(t.spatial, to: h5ad)
         }
-        func time<T>(_ body: () throws -> T) rethrows -> (T, Double) {
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let r = try body()
-            return (r, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
-        }
         print("speed: \(cells) simulated cells × \(genes) genes (\(h5ad)), \(Parallel.cores) cores")
 
+        guard ["all", "pipeline", "leiden"].contains(part) else { throw ValidationError("--part is '\(part)'; use all, pipeline or leiden") }
+        let gdir = dir.appendingPathComponent("graph")
+        if part != "leiden" { try pipeline(h5ad: h5ad, graphFolder: gdir) }
+        if part != "pipeline" { try leidenAlone(graphFolder: gdir) }
+    }
+
+    /// 1: ours end to end against scanpy on the same file; exports our PCA kNN graph for part 2.
+    func pipeline(h5ad: String, graphFolder gdir: URL) throws {
         // ---- 1. end to end --------------------------------------------------------------------------
         let loadOurs = loadAverage()
-        let (ds, tRead) = try time { try DatasetReader.read(path: h5ad) }
+        let (ds, tRead) = try timed { try DatasetReader.read(path: h5ad) }
         let truth = (0..<ds.cellCount).map { ds.obs["cell_type"]?.text($0) ?? "" }
-        let (set, tSeq) = try time { try DatasetSequences.make(ds) }
+        let (set, tSeq) = try timed { try DatasetSequences.make(ds) }
         var cfg = CellLMConfig.small(genes: ds.geneCount)
         cfg.latent = .vae
         let model = try CellLM(config: cfg, seed: 1)
-        let (parts, tEmbed) = try time { try model.embedMany(set.sequences) }
+        let (parts, tEmbed) = try timed { try model.embedMany(set.sequences) }
         var x = Matrix(rows: ds.cellCount, cols: cfg.latentDim)
         for (k, rows) in set.rows.enumerated() {
             for (i, r) in rows.enumerated() { for j in 0..<cfg.latentDim { x.data[r * cfg.latentDim + j] = parts[k].data[i * cfg.latentDim + j] } }
         }
-        let (graph, tGraph) = try time { try EmbeddingGraph(x, neighbors: 15, seed: 0) }
-        let (part, tLeiden) = try time { try graph.leiden(resolution: 1, seed: 0) }
+        let (graph, tGraph) = try timed { try EmbeddingGraph(x, neighbors: 15, seed: 0) }
+        let (clusters, tLeiden) = try timed { try graph.leiden(resolution: 1, seed: 0) }
         let oursTotal = tRead + tSeq + tEmbed + tGraph + tLeiden
         // Like for like: our PCA(50) + kNN + Leiden on normalize_total + log1p.
-        let (pcaX, tPCA) = try time { try PCA(components: 50).fit(ClusterQuality.normalizedLog(ds)).scores }
-        let (pcaGraph, tPcaGraph) = try time { try EmbeddingGraph(pcaX, neighbors: 15, seed: 0) }
-        let (pcaPart, tPcaLeiden) = try time { try pcaGraph.leiden(resolution: 1, seed: 0) }
+        let (pcaX, tPCA) = try timed { try PCA(components: 50).fit(ClusterQuality.normalizedLog(ds)).scores }
+        let (pcaGraph, tPcaGraph) = try timed { try EmbeddingGraph(pcaX, neighbors: 15, seed: 0) }
+        let (pcaPart, tPcaLeiden) = try timed { try pcaGraph.leiden(resolution: 1, seed: 0) }
         let loadOursAfter = loadAverage()
 
         let loadPeer = loadAverage()
@@ -88,28 +92,35 @@ struct SpeedBench: ParsableCommand {
         row("total vs scanpy 1st run (imports, numba compile)", oursTotal, peerCold)
         row("like for like: ours PCA50+kNN+Leiden (no read; warm)", tPCA + tPcaGraph + tPcaLeiden, peerTotal - (ps["read"] ?? 0))
         print(String(format: "ours: %d communities (ARI vs cell_type %.3f, untrained model); our PCA pipeline %d communities (ARI %.3f); scanpy %@ communities (ARI %@)",
-                     part.communityCount, try Metrics.adjustedRandIndex(truth, part.labels.map(String.init)), pcaPart.communityCount,
+                     clusters.communityCount, try Metrics.adjustedRandIndex(truth, clusters.labels.map(String.init)), pcaPart.communityCount,
                      try Metrics.adjustedRandIndex(truth, pcaPart.labels.map(String.init)), "\(peer["communities"] ?? "?")", "\(peer["ari"] ?? "?")"))
         print("load average: ours \(loadOurs) → \(loadOursAfter); peer \(loadPeer) → \(loadPeerAfter)")
 
-        // ---- 2. Leiden alone on the same graph -----------------------------------------------------------
         let g = pcaGraph.connectivities
-        let gdir = dir.appendingPathComponent("graph")
         try FileManager.default.createDirectory(at: gdir, withIntermediateDirectories: true)
         try g.indptr.map { Int64($0) }.withUnsafeBytes { try Data($0).write(to: gdir.appendingPathComponent("indptr.bin")) }
         try g.indices.withUnsafeBytes { try Data($0).write(to: gdir.appendingPathComponent("indices.bin")) }
         try g.values.withUnsafeBytes { try Data($0).write(to: gdir.appendingPathComponent("data.bin")) }
+    }
+
+    /// 2: Leiden alone on the exported graph, ours against leidenalg and igraph.
+    func leidenAlone(graphFolder gdir: URL) throws {
+        let indptr = try Data(contentsOf: gdir.appendingPathComponent("indptr.bin")).withUnsafeBytes { Array($0.bindMemory(to: Int64.self)) }.map { Int($0) }
+        let indices = try Data(contentsOf: gdir.appendingPathComponent("indices.bin")).withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }
+        let values = try Data(contentsOf: gdir.appendingPathComponent("data.bin")).withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+        let n = indptr.count - 1
+        let g = CSRMatrix(rows: n, cols: n, indptr: indptr, indices: indices, values: values)
         let loadL = loadAverage()
         var ourRuns: [Double] = []
         var ours: Leiden.Result?
-        for _ in 0..<2 { let (r, t) = try time { try Leiden(resolution: 1, iterations: 2, seed: 0).fit(g) }; ours = r; ourRuns.append(t) }
+        for _ in 0..<2 { let (r, t) = try timed { try Leiden(resolution: 1, iterations: 2, seed: 0).fit(g) }; ours = r; ourRuns.append(t) }
         let loadLPeer = loadAverage()
         let lj = try runProcess(python, [peerScript, "--graph", gdir.path, "--threads", String(Parallel.cores)])
         let loadLAfter = loadAverage()
         guard let ld = try JSONSerialization.jsonObject(with: Data(lj.utf8)) as? [String: Any], let lei = ld["leiden"] as? [String: [String: Any]] else {
             throw ValidationError("the peer printed no Leiden JSON")
         }
-        print("\n2. Leiden alone, resolution 1, on our PCA kNN graph (\(g.rows) nodes, \(g.nnz) stored edges); best of 2 runs")
+        print("\n2. Leiden alone, resolution 1, 2 iterations each, on our PCA kNN graph (\(g.rows) nodes, \(g.nnz) stored edges); best of 2 runs")
         print("method          | seconds | communities | quality (ours on this graph)")
         print(String(format: "ours            | %7.3f | %11d | %.2f", ourRuns.min()!, ours!.communityCount, ours!.quality))
         for flavor in ["leidenalg", "igraph"] {
@@ -120,4 +131,11 @@ struct SpeedBench: ParsableCommand {
         }
         print("load average: ours \(loadL); peer \(loadLPeer) → \(loadLAfter)")
     }
+}
+
+/// Wall seconds of `body`.
+private func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
+    let t0 = DispatchTime.now().uptimeNanoseconds
+    let r = try body()
+    return (r, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
 }

@@ -73,6 +73,16 @@ import Tensor
         // The fine-tuned model opens as a checkpoint (for embed) and as a SupCon trainer.
         let model = f.artifacts.appendingPathComponent("model.tsr")
         #expect(try Checkpoint.read(model).genes.count == Self.input.genes)
+        // A pretrained checkpoint is fine-tuned directly: no pretraining steps.
+        let again = try Self.job(["checkpoint": .string(model.path), "steps": .number(4)])
+        defer { try? FileManager.default.removeItem(at: again.url) }
+        let second = try Self.run(again)
+        #expect(second.status == .succeeded, "\(second.reason)")
+        #expect(try Self.metrics(again)["pretrain_steps"] == .number(0))
+        let bad = try Self.job(["checkpoint": .string(f.url.appendingPathComponent("missing.tsr").path)])
+        defer { try? FileManager.default.removeItem(at: bad.url) }
+        let refused = try Self.run(bad)
+        #expect(refused.status == .failed && refused.retryable == false && refused.reason.contains("checkpoint"), "\(refused.reason)")
     }
 
     @Test func refusals() throws {
