@@ -24,7 +24,9 @@ public final class DaemonService: @unchecked Sendable {
         store = try ProjectStore(path: config.databasePath)
         catalog = try WorkflowCatalog.load(directory: URL(fileURLWithPath: config.workflows, isDirectory: true))
         queue = JobQueue(store: store, root: root, executor: executor, concurrency: config.concurrency)
-        queueLock.withLock { _ = try? queue.reconcile() }
+        do { try queueLock.withLock { _ = try queue.reconcile() } } catch {
+            FileHandle.standardError.write(Data("tesserad: reconciling jobs after restart failed: \(error)\n".utf8))
+        }
     }
 
     /// One scheduling round (also used by tests to step the queue deterministically).
@@ -109,7 +111,8 @@ public final class DaemonService: @unchecked Sendable {
             guard d.projectId == project.id else {
                 throw APIError(status: .unprocessableContent, code: "unknown_dataset", message: "inputs.\(role): dataset \(key) belongs to another project")
             }
-            if spec.input(forRole: role)?.kind == .spatial, !d.summary.contains("\"x\":") {
+            if spec.input(forRole: role)?.kind == .spatial,
+               (try? JSONDecoder().decode(DatasetSummary.self, from: Data(d.summary.utf8)))?.x == nil {
                 throw APIError(status: .unprocessableContent, code: "invalid_input",
                                message: "inputs.\(role): dataset \(d.name) has no cell coordinates, and role '\(role)' is spatial; bind a spatial dataset (with x/y) or use a workflow role that takes scRNA-seq")
             }
