@@ -9,8 +9,10 @@ import Tensor
 /// encoder with the same genes.
 extension CellLM {
     /// One forward and backward; gradients are added to `params.grads` (zero them first).
-    /// seq: N×G counts in the vocabulary; hiddenInput: vocabulary indices never shown to the embedder.
-    public func imputationStep(_ seq: CellSequence, hiddenInput: [Int32]) throws(CellLMError) -> StepLoss {
+    /// seq: N×G counts in the vocabulary; hiddenInput: vocabulary indices never shown to the embedder;
+    /// inputScale: optional per-cell factors (N) applied to the embedder's input only (the loss keeps the raw
+    /// counts), e.g. library-size normalisation so that two platforms of different depth look alike.
+    public func imputationStep(_ seq: CellSequence, hiddenInput: [Int32], inputScale: [Float]? = nil) throws(CellLMError) -> StepLoss {
         try seq.validate(genes: config.genes, batchCount: config.batchCount, datasetCount: config.datasetCount)
         if let g = hiddenInput.first(where: { $0 < 0 || Int($0) >= config.genes }) {
             throw .invalidInput(field: "hiddenInput", problem: "gene index \(g) is outside the vocabulary of \(config.genes)",
@@ -22,6 +24,14 @@ extension CellLM {
             var hidden = [Bool](repeating: false, count: config.genes)
             for g in hiddenInput { hidden[Int(g)] = true }
             for z in 0..<m.masked.nnz where hidden[Int(m.masked.indices[z])] { m.masked.values[z] = 0 }
+        }
+        if let inputScale {
+            guard inputScale.count == seq.cells else {
+                throw .invalidInput(field: "inputScale", problem: "has \(inputScale.count) factors for \(seq.cells) cells", fix: "Give one factor per cell.")
+            }
+            for (i, row) in m.kept.enumerated() {
+                for z in m.masked.indptr[i]..<m.masked.indptr[i + 1] { m.masked.values[z] *= inputScale[row] }
+            }
         }
         let sub = m.kept.count == seq.cells ? seq : seq.selecting(m.kept)
         let n = m.counts.rows, g = config.genes, d = config.hidden
@@ -52,41 +62,15 @@ extension CellLM {
         step += 1
         return StepLoss(total: total, reconstruction: recon, latent: latentLoss, cells: n, maskedCells: m.maskedCells)
     }
-
-    /// Inference-mode NB reconstruction loss (term A over the measured genes of every cell, no masking, no
-    /// dropout) with `hiddenInput` genes zeroed in the input: the validation loss of imputation fine-tuning.
-    public func imputationLoss(_ seq: CellSequence, hiddenInput: [Int32]) throws(CellLMError) -> Float {
-        var input = seq
-        input.counts = Self.zeroingGenes(seq.counts, hiddenInput)
-        let means = try reconstruct(input)
-        var truth = [Float](repeating: 0, count: seq.cells * config.genes)
-        truth.withUnsafeMutableBufferPointer { seq.counts.densify(into: $0.baseAddress!) }
-        var dm = [Float](repeating: 0, count: seq.cells * config.genes), dt = [Float](repeating: 0, count: config.genes)
-        let theta = thetaArray()
-        return truth.withUnsafeBufferPointer { t in means.data.withUnsafeBufferPointer { mp in theta.withUnsafeBufferPointer { tp in
-            dm.withUnsafeMutableBufferPointer { dmp in dt.withUnsafeMutableBufferPointer { dtp in
-                NBLoss.compute(truth: t.baseAddress!, mean: mp.baseAddress!, theta: tp.baseAddress!, n: seq.cells, genes: config.genes,
-                               measured: seq.measured, inputMask: nil, objective: .allCells, dmean: dmp.baseAddress!, dtheta: dtp.baseAddress!)
-            } } } } }
-    }
-
-    /// `counts` with the listed columns set to zero (structure kept).
-    public static func zeroingGenes(_ counts: CSRMatrix, _ genes: [Int32]) -> CSRMatrix {
-        if genes.isEmpty { return counts }
-        let hidden = Set(genes)
-        var out = counts
-        for z in 0..<out.nnz where hidden.contains(out.indices[z]) { out.values[z] = 0 }
-        return out
-    }
 }
 
 extension Trainer {
     /// One optimizer step of imputation fine-tuning (`CellLM.imputationStep`), with the same NaN checks,
     /// global-norm clipping, AdamW and schedule as `step`.
     @discardableResult
-    public func imputationStep(_ seq: CellSequence, hiddenInput: [Int32]) throws(CellLMError) -> StepLoss {
+    public func imputationStep(_ seq: CellSequence, hiddenInput: [Int32], inputScale: [Float]? = nil) throws(CellLMError) -> StepLoss {
         model.params.zeroGrads()
-        let loss = try model.imputationStep(seq, hiddenInput: hiddenInput)
+        let loss = try model.imputationStep(seq, hiddenInput: hiddenInput, inputScale: inputScale)
         let norm = AdamW.gradientNorm(model.params)
         if !norm.isFinite {
             throw .nonFinite(step: model.step - 1, where: "the gradient of \(firstNonFiniteGradient() ?? "a parameter")")

@@ -39,6 +39,10 @@ public enum ImputeQuality {
         public var python = FileManager.default.currentDirectoryPath + "/.venv-bench/bin/python"
         public var peerScript = FileManager.default.currentDirectoryPath + "/scripts/impute_peers.py"
         public var preset = "small"
+        /// Library-normalised model input (`ImputationSettings.normalizeInput`), an ablation; off = CellPLM's raw input.
+        public var normalizeInput = false
+        /// Which pairs to run.
+        public var seqfish = true, osmfish = true
         public var seed: UInt64 = 0
         public init(quick: Bool = false) { self.quick = quick }
     }
@@ -54,8 +58,18 @@ public enum ImputeQuality {
         var settings = ImputationSettings()
         settings.preset = o.preset; settings.steps = steps; settings.seed = o.seed
         settings.maxCellsPerSequence = o.maxCellsPerSequence
+        settings.normalizeInput = o.normalizeInput
         let peers = o.skipTangram ? "knn20,spage" : "knn20,spage,tangram"
-        say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate), load \(loadAverage())")
+        say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate)\(o.normalizeInput ? ", library-normalised input" : ""), load \(loadAverage())")
+        if o.seqfish { try seqfishPair(sharedData, o, settings, steps, peers, say) }
+        if o.osmfish { try osmfishPair(sharedData, o, settings, peers, say) }
+        if o.skipTangram { say("(Tangram skipped: --skip-tangram)") }
+        return out
+    }
+
+    static func seqfishPair(_ sharedData: URL, _ o: Options, _ base: ImputationSettings, _ steps: Int, _ peers: String,
+                            _ say: (String) -> Void) throws {
+        var settings = base
 
         // ---- seqFISH + Tasic: held-out genes --------------------------------------------------------
         let b = sharedData.appendingPathComponent("seqfish-tasic-pair")
@@ -72,7 +86,7 @@ public enum ImputeQuality {
         let vModel = try Imputer(query: val.visibleQuery, reference: tr, settings: settings)
         for s in 0..<steps { try vModel.train(step: s) }
         let vIdx = vModel.vocabularyIndex(columns: val.targetReferenceColumns, of: tr).map { $0! }
-        let vTruth = columnsOf(plan.visibleQuery, val.heldOutQueryColumns)
+        let vTruth = plan.visibleQuery.denseColumns(val.heldOutQueryColumns)
         let vCell = ImputationMetrics.score(genes: val.targetGenes, truth: vTruth, prediction: try vModel.predict(vocabulary: vIdx, perCellRescaling: true).values)
         let vGlobal = ImputationMetrics.score(genes: val.targetGenes, truth: vTruth, prediction: try vModel.predict(vocabulary: vIdx, perCellRescaling: false).values)
         settings.perCellRescaling = vCell.pearsonMean >= vGlobal.pearsonMean
@@ -82,12 +96,17 @@ public enum ImputeQuality {
         t0 = Date()
         let (bPred, _) = try fineTuneAndPredict(query: plan.visibleQuery, reference: tr, targets: plan.targetReferenceColumns, settings: settings)
         let bOursSeconds = Date().timeIntervalSince(t0)
-        let bTruth = columnsOf(sq, plan.heldOutQueryColumns)
+        let bTruth = sq.denseColumns(plan.heldOutQueryColumns)
         let bOurs = ImputationMetrics.score(genes: plan.targetGenes, truth: bTruth, prediction: bPred)
         t0 = Date()
         let bPeers = try runPeers(o, shared: sharedData, pair: "B", args: ["--heldout", plan.targetGenes.joined(separator: ",")], methods: peers)
         say(table([("ours (CellLM fine-tuned)", bOurs, bOursSeconds)] + bPeers, extra: "peers \(Int(Date().timeIntervalSince(t0))) s"))
 
+    }
+
+    static func osmfishPair(_ sharedData: URL, _ o: Options, _ base: ImputationSettings, _ peers: String,
+                            _ say: (String) -> Void) throws {
+        var settings = base
         // ---- osmFISH + Allen: every gene, gene folds ---------------------------------------------------
         let c = sharedData.appendingPathComponent("osmfish-tissue-pair")
         let os = try DatasetReader.read(path: c.appendingPathComponent("tissue_osmfish_spatial.h5ad").path)
@@ -97,9 +116,9 @@ public enum ImputeQuality {
         say("\nosmFISH + Allen: \(os.cellCount) spatial × \(os.geneCount) genes, \(al.cellCount) reference cells; ours: \(folds) gene folds (\(os.geneCount - (os.geneCount + folds - 1) / folds)+ genes visible per fine-tune), peers: leave-one-gene-out (32 visible)")
         settings.perCellRescaling = true   // counts: CellPLM's per-cell rescaling (every gene is a test gene here, nothing to validate on)
         var cPred = Matrix(rows: os.cellCount, cols: os.geneCount)
-        let allLibrary = rowSums(os)
+        let allLibrary = os.cellTotals
         var predLibrary = [Double](repeating: 0, count: os.cellCount)
-        t0 = Date()
+        var t0 = Date()
         for f in 0..<folds {
             let held = order.enumerated().filter { $0.offset % folds == f }.map(\.element).sorted()
             let hidden = Set(held)
@@ -113,7 +132,7 @@ public enum ImputeQuality {
             var s = settings
             s.seed = o.seed &+ UInt64(f)
             let (p, _) = try fineTuneAndPredict(query: visible, reference: al, targets: refCols, settings: s)
-            let visLib = rowSums(visible)
+            let visLib = visible.cellTotals
             for i in 0..<os.cellCount {
                 var sum = 0.0
                 for (t, j) in held.enumerated() { let v = p[i, t]; cPred.data[i * os.geneCount + j] = v; sum += Double(v) }
@@ -123,13 +142,11 @@ public enum ImputeQuality {
         }
         let cOursSeconds = Date().timeIntervalSince(t0)
         let names = (0..<os.geneCount).map { os.geneSymbols[$0] }
-        let cOurs = ImputationMetrics.score(genes: names, truth: columnsOf(os, Array(0..<os.geneCount)), prediction: cPred,
+        let cOurs = ImputationMetrics.score(genes: names, truth: os.denseColumns(Array(0..<os.geneCount)), prediction: cPred,
                                             truthLibrary: allLibrary, predictionLibrary: predLibrary)
         t0 = Date()
         let cPeers = try runPeers(o, shared: sharedData, pair: "C", args: ["--logo"], methods: peers)
         say(table([("ours (CellLM, \(folds) gene folds)", cOurs, cOursSeconds)] + cPeers, extra: "peers \(Int(Date().timeIntervalSince(t0))) s"))
-        if o.skipTangram { say("(Tangram skipped: --skip-tangram)") }
-        return out
     }
 
     /// Fine-tunes a fresh model on query + reference and predicts the target reference columns for the query's
@@ -171,22 +188,6 @@ public enum ImputeQuality {
 
     /// Prints a line at once (stdout is block-buffered when piped; progress should show as it happens).
     static func printNow(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
-
-    static func columnsOf(_ ds: Dataset, _ cols: [Int]) -> Matrix {
-        var where_ = [Int: Int]()
-        for (t, c) in cols.enumerated() { where_[c] = t }
-        var m = Matrix(rows: ds.cellCount, cols: cols.count)
-        for i in 0..<ds.cellCount {
-            for z in ds.counts.indptr[i]..<ds.counts.indptr[i + 1] {
-                if let t = where_[Int(ds.counts.indices[z])] { m.data[i * cols.count + t] += ds.counts.values[z] }
-            }
-        }
-        return m
-    }
-
-    static func rowSums(_ ds: Dataset) -> [Double] {
-        (0..<ds.cellCount).map { i in ds.counts.values[ds.counts.indptr[i]..<ds.counts.indptr[i + 1]].reduce(0.0) { $0 + Double($1) } }
-    }
 }
 
 /// The `quality-impute` subcommand.
@@ -201,12 +202,16 @@ struct ImputeQualityBench: ParsableCommand {
     @Option(help: "Gene folds on the osmFISH pair (default 11: 3 genes hidden per fine-tune; 33 = leave-one-gene-out; quick 3).") var folds = 0
     @Option(help: "Cells per sequence for sections without FOVs (larger ones are tiled).") var maxCells = 2_000
     @Option(help: "Model preset.") var preset = "small"
+    @Flag(help: "Ablation: library-normalised model input (CellPLM feeds raw counts).") var normalizeInput = false
+    @Option(help: "Pairs to run: seqfish, osmfish or both (comma-separated).") var pairs = "seqfish,osmfish"
     @Option(help: "Seed (held-out genes, folds, model).") var seed: UInt64 = 0
     @Option(help: "Python of the peer venv.") var python = FileManager.default.currentDirectoryPath + "/.venv-bench/bin/python"
 
     func run() throws {
         var o = ImputeQuality.Options(quick: quick)
         o.skipTangram = skipTangram; o.steps = steps; o.maxCellsPerSequence = maxCells; o.folds = folds; o.preset = preset; o.seed = seed; o.python = python
+        o.normalizeInput = normalizeInput
+        o.seqfish = pairs.contains("seqfish"); o.osmfish = pairs.contains("osmfish")
         _ = try ImputeQuality.run(sharedData: URL(fileURLWithPath: sharedData), options: o)
     }
 }

@@ -52,8 +52,8 @@ import Tensor
         #expect(imputer.vocabulary.count == t.reference.geneCount, "vocabulary is the union: the reference holds every gene")
         for s in 0..<300 { try imputer.train(step: s) }
         let pred = try imputer.predict(genes: plan.targetGenes)
-        let truth = ImputeWorkflow.columns(t.spatial, plan.heldOutQueryColumns)
-        let lib = ImputeWorkflow.rowSums(plan.visibleQuery)
+        let truth = t.spatial.denseColumns(plan.heldOutQueryColumns)
+        let lib = plan.visibleQuery.cellTotals
         let ours = ImputationMetrics.score(genes: plan.targetGenes, truth: truth, prediction: pred.values, truthLibrary: lib, predictionLibrary: lib)
         let base = ImputationMetrics.score(genes: plan.targetGenes, truth: truth,
                                            prediction: MeanProfileBaseline.predict(query: plan.visibleQuery, reference: t.reference,
@@ -64,6 +64,25 @@ import Tensor
         #expect(pred.values.data.allSatisfy { $0.isFinite && $0 >= 0 })
     }
 
+    /// Fine-tuning from a checkpoint takes its vocabulary and weights; a gene outside it cannot be predicted.
+    @Test func startsFromACheckpoint() throws {
+        let t = Self.tissue
+        let first = try Imputer(query: t.spatial, reference: t.reference, settings: Self.settings(steps: 10))
+        for s in 0..<10 { try first.train(step: s) }
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-impute-\(UUID().uuidString).tsr")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try first.checkpoint().write(to: url)
+        var s = Self.settings(steps: 5)
+        s.checkpoint = url
+        let second = try Imputer(query: t.spatial, reference: t.reference, settings: s)
+        #expect(second.vocabulary == first.vocabulary)
+        #expect(second.model.params.array("decoder.out_layer.dec_mean.0.bias") == first.model.params.array("decoder.out_layer.dec_mean.0.bias"))
+        for k in 0..<5 { try second.train(step: k) }
+        let p = try second.predict(genes: Array(t.heldOutGenes.prefix(4)))
+        #expect(p.values.rows == t.spatial.cellCount && p.values.data.allSatisfy { $0.isFinite && $0 >= 0 })
+        #expect(throws: WorkflowError.self) { try second.predict(genes: ["NotInVocabulary"]) }
+    }
+
     /// Production: the genes the panel lacks (the simulator's held-out genes) are the targets.
     @Test func productionPredictsGenesAbsentFromThePanel() throws {
         let t = Self.tissue
@@ -72,6 +91,21 @@ import Tensor
         let listed = try ImputePlan.make(query: t.spatial, reference: t.reference, mode: .production, heldOut: 0.2,
                                          genes: Array(t.heldOutGenes.prefix(3)), seed: 0)
         #expect(listed.targetGenes == Array(t.heldOutGenes.prefix(3)))
+    }
+
+    /// Per-gene scores on log1p(1e4·x/L) against values computed with numpy on the same 3 cells × 2 genes.
+    @Test func metricsMatchNumpy() {
+        let truth = Matrix(rows: 3, cols: 2, data: [0, 5, 2, 1, 4, 0]), pred = Matrix(rows: 3, cols: 2, data: [1, 4, 2, 2, 3, 0])
+        let lib = [10.0, 20, 40]
+        let s = ImputationMetrics.score(genes: ["a", "b"], truth: truth, prediction: pred, truthLibrary: lib, predictionLibrary: lib)
+        let expected: [(Double, Double, Double, Double)] = [(-0.5, 0.8105968484830122, 3.9922200224025426, 2.3987013022887687),
+                                                            (0.9942179904719778, 0.9979514783592124, 0.4198573291141035, 0.3050807469306749)]
+        for (g, e) in zip(s.genes, expected) {
+            #expect(abs(g.pearson! - e.0) < 1e-6 && abs(g.cosine - e.1) < 1e-6 && abs(g.rmse - e.2) < 1e-5 && abs(g.mae - e.3) < 1e-5, "\(g) vs \(e)")
+        }
+        #expect(abs(s.pearsonMean - (expected[0].0 + expected[1].0) / 2) < 1e-6)
+        let constant = ImputationMetrics.score(genes: ["c"], truth: Matrix(rows: 3, cols: 1, data: [1, 2, 3]), prediction: Matrix(rows: 3, cols: 1, data: [2, 2, 2]))
+        #expect(constant.genes[0].pearson == nil && constant.undefinedPearson == 1 && constant.pearsonMean == 0, "a constant prediction has no r and counts as 0")
     }
 
     @Test func badInputIsRefusedBeforeCompute() throws {

@@ -10,25 +10,31 @@ import Tensor
 @Suite(.serialized) struct ImputeWorkflowTests {
     static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
-    /// Simulated inputs written as h5ad once per run.
-    static let inputs: (dir: URL, spatial: String, reference: String, tissue: SimulatedTissue) = {
+    /// Simulated tissue (800 cells × 120 genes, 500 reference cells), made once.
+    static let tissue: SimulatedTissue = {
         var c = SimulationConfig.tiny
         c.cells = 800; c.genes = 120; c.referenceCells = 500; c.meanLibrarySize = 80
-        let t = TissueSimulator.simulate(c)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-impute-inputs-\(UUID().uuidString)")
-        try! FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let s = dir.appendingPathComponent("spatial.h5ad").path, r = dir.appendingPathComponent("reference.h5ad").path
-        try! H5ADWriter.write(t.spatial, to: s)
-        try! H5ADWriter.write(t.reference, to: r)
-        return (dir, s, r, t)
+        return TissueSimulator.simulate(c)
     }()
+
+    /// A temporary folder with the tissue's spatial panel and reference as h5ad (the caller removes it).
+    static func inputs() throws -> (dir: URL, spatial: String, reference: String) {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-impute-inputs-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let s = dir.appendingPathComponent("spatial.h5ad").path, r = dir.appendingPathComponent("reference.h5ad").path
+        try H5ADWriter.write(tissue.spatial, to: s)
+        try H5ADWriter.write(tissue.reference, to: r)
+        return (dir, s, r)
+    }
 
     static func catalog() throws -> WorkflowCatalog {
         WorkflowCatalog(specs: [try WorkflowCatalog.decode(file: repo.appendingPathComponent("workflows/impute.json"))])
     }
 
-    static func job(_ parameters: [String: JSONValue], reference: String? = nil, seed: UInt64 = 4) throws -> JobFolder {
-        let f = JobFolder(FileManager.default.temporaryDirectory.appendingPathComponent("tessera-impute-job-\(UUID().uuidString)"))
+    /// A job folder inside `inputs.dir` (removed with it).
+    static func job(_ inputs: (dir: URL, spatial: String, reference: String), _ parameters: [String: JSONValue],
+                    reference: String? = nil, seed: UInt64 = 4) throws -> JobFolder {
+        let f = JobFolder(inputs.dir.appendingPathComponent("job-\(UUID().uuidString)"))
         var p: [String: JSONValue] = ["preset": .string("tiny"), "steps": .number(12), "warmup_steps": .number(2), "checkpoint_every": .number(5)]
         p.merge(parameters) { $1 }
         try f.create(spec: .init(jobID: "imp", workflow: "impute", version: "1", parameters: p,
@@ -56,8 +62,9 @@ import Tensor
     }
 
     @Test func evaluationWritesScoresResultAndEvents() throws {
-        let f = try Self.job(["heldout_genes": .number(6)])
-        defer { try? FileManager.default.removeItem(at: f.url) }
+        let inp = try Self.inputs()
+        defer { try? FileManager.default.removeItem(at: inp.dir) }
+        let f = try Self.job(inp, ["heldout_genes": .number(6)])
         let exit = try Self.run(f)
         #expect(exit.status == .succeeded, "\(exit.reason)")
         let m = try Self.metrics(f)
@@ -71,16 +78,17 @@ import Tensor
         #expect(ev.contains { $0.kind == .metric && $0.values?["pearson_mean"] != nil })
         #expect(ev.contains { $0.kind == .artifact && $0.path == "artifacts/result.h5ad" && $0.text == "h5ad" })
         let out = try DatasetReader.read(path: f.artifacts.appendingPathComponent("result.h5ad").path)
-        #expect(out.cellCount == Self.inputs.tissue.spatial.cellCount && out.geneCount == Self.inputs.tissue.spatial.geneCount,
+        #expect(out.cellCount == Self.tissue.spatial.cellCount && out.geneCount == Self.tissue.spatial.geneCount,
                 "evaluation genes are panel genes: var is the panel")
     }
 
     @Test func productionImputesGenesAbsentFromThePanel() throws {
-        let f = try Self.job(["mode": .string("production")])
-        defer { try? FileManager.default.removeItem(at: f.url) }
+        let inp = try Self.inputs()
+        defer { try? FileManager.default.removeItem(at: inp.dir) }
+        let f = try Self.job(inp, ["mode": .string("production")])
         let exit = try Self.run(f)
         #expect(exit.status == .succeeded, "\(exit.reason)")
-        let t = Self.inputs.tissue
+        let t = Self.tissue
         let out = try DatasetReader.read(path: f.artifacts.appendingPathComponent("result.h5ad").path)
         #expect(out.geneCount == t.spatial.geneCount + t.heldOutGenes.count, "the imputed genes are appended to var")
         let added = Array(out.geneSymbols.suffix(t.heldOutGenes.count))
@@ -90,10 +98,12 @@ import Tensor
     }
 
     @Test func refusesBadInputBeforeCompute() throws {
-        let t = Self.inputs.tissue
+        let inp = try Self.inputs()
+        defer { try? FileManager.default.removeItem(at: inp.dir) }
+        let t = Self.tissue
         var alien = t.reference
         alien.geneIDs = alien.geneIDs.map { "X" + $0 }; alien.geneSymbols = alien.geneSymbols.map { "x" + $0 }
-        let alienPath = Self.inputs.dir.appendingPathComponent("alien.h5ad").path
+        let alienPath = inp.dir.appendingPathComponent("alien.h5ad").path
         try H5ADWriter.write(alien, to: alienPath)
         let cases: [([String: JSONValue], String?, String)] = [
             ([:], alienPath, "shares no gene"),
@@ -103,8 +113,7 @@ import Tensor
             (["lr": .number(5)], nil, "lr"),
         ]
         for (params, ref, needle) in cases {
-            let f = try Self.job(params, reference: ref)
-            defer { try? FileManager.default.removeItem(at: f.url) }
+            let f = try Self.job(inp, params, reference: ref)
             let exit = try Self.run(f)
             #expect(exit.status == .failed && exit.retryable == false, "\(params): \(exit)")
             #expect(exit.reason.contains(needle), "\(params): \(exit.reason)")
@@ -116,9 +125,10 @@ import Tensor
     /// A cancelled run leaves a checkpoint; the rerun resumes from it and ends with exactly the numbers of an
     /// uninterrupted run.
     @Test func cancelAndResumeMatchAnUninterruptedRun() throws {
-        let whole = try Self.job(["heldout_genes": .number(6)])
-        let parts = try Self.job(["heldout_genes": .number(6)])
-        defer { for f in [whole, parts] { try? FileManager.default.removeItem(at: f.url) } }
+        let inp = try Self.inputs()
+        defer { try? FileManager.default.removeItem(at: inp.dir) }
+        let whole = try Self.job(inp, ["heldout_genes": .number(6)])
+        let parts = try Self.job(inp, ["heldout_genes": .number(6)])
         #expect(try Self.run(whole).status == .succeeded)
         let first = try Self.run(parts, cancelAfter: 8)
         #expect(first.status == .cancelled && first.retryable == true, "\(first)")

@@ -55,6 +55,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         s.decodeAsReference = try context.string("decode_as") == "reference"
         s.maxCellsPerSequence = try context.int("max_cells_per_sequence")
         s.perCellRescaling = try context.string("rescale") == "cell"
+        s.normalizeInput = try context.bool("normalize_input")
         s.seed = context.seed
         s.checkpoint = context.has("checkpoint") ? try context.checkpointURL("checkpoint") : nil
         return s
@@ -118,8 +119,8 @@ public enum ImputeWorkflow: WorkflowImplementation {
         var details: [String: JSONValue] = ["genes": .array(plan.targetGenes.map { .string($0) })]
         var uns: [(name: String, value: H5ADExtras.UnsValue)] = []
         if plan.mode == .evaluation, let sel = plan.selection {
-            let truth = columns(query, plan.heldOutQueryColumns)
-            let library = rowSums(plan.visibleQuery)
+            let truth = query.denseColumns(plan.heldOutQueryColumns)
+            let library = plan.visibleQuery.cellTotals
             let ours = ImputationMetrics.score(genes: plan.targetGenes, truth: truth, prediction: predicted.values,
                                                truthLibrary: library, predictionLibrary: library)
             let base = ImputationMetrics.score(genes: plan.targetGenes, truth: truth,
@@ -157,23 +158,5 @@ public enum ImputeWorkflow: WorkflowImplementation {
         lap("write")
         metrics["seconds_write"] = seconds["seconds_write"]
         try context.writeMetrics(metrics, details: details)
-    }
-
-    /// The given columns of a dataset as a dense N×k matrix.
-    static func columns(_ ds: Dataset, _ cols: [Int]) -> Matrix {
-        var where_ = [Int: Int]()
-        for (t, c) in cols.enumerated() { where_[c] = t }
-        var m = Matrix(rows: ds.cellCount, cols: cols.count)
-        for i in 0..<ds.cellCount {
-            for z in ds.counts.indptr[i]..<ds.counts.indptr[i + 1] {
-                if let t = where_[Int(ds.counts.indices[z])] { m.data[i * cols.count + t] += ds.counts.values[z] }
-            }
-        }
-        return m
-    }
-
-    /// Total counts per cell.
-    static func rowSums(_ ds: Dataset) -> [Double] {
-        (0..<ds.cellCount).map { i in ds.counts.values[ds.counts.indptr[i]..<ds.counts.indptr[i + 1]].reduce(0.0) { $0 + Double($1) } }
     }
 }

@@ -26,6 +26,10 @@ public struct ImputationSettings: Sendable, Equatable {
     /// Rescale each query cell's predicted means to its own observed panel library (CellPLM), or with one
     /// factor for all cells (for values that are already normalised per cell, where totals carry no depth).
     public var perCellRescaling = true
+    /// Library-size normalise the model's input (each cell's panel counts scaled to a total of 1e4, the
+    /// loss still on raw counts): query and reference of very different depth (osmFISH ~190 counts on 33
+    /// genes, Smart-seq ~5,000) then enter the encoder alike. CellPLM feeds raw counts (false).
+    public var normalizeInput = false
     /// Zero the NB decoder's output weights of a model from scratch, so it starts at the mean profile.
     public var zeroDecoderOutput = true
     public var seed: UInt64 = 0
@@ -145,7 +149,20 @@ public final class Imputer {
     @discardableResult
     public func train(step: Int) throws -> StepLoss {
         let (seq, isRef) = sequence(step: step)
-        return try trainer.imputationStep(seq, hiddenInput: isRef ? hiddenFromReference : [])
+        return try trainer.imputationStep(seq, hiddenInput: isRef ? hiddenFromReference : [],
+                                          inputScale: settings.normalizeInput ? inputScale(seq) : nil)
+    }
+
+    /// Per-cell input factors 1e4 / (the cell's total over the query's panel genes), 1 for a cell without
+    /// panel counts.
+    func inputScale(_ seq: CellSequence) -> [Float] {
+        var inPanel = [Bool](repeating: false, count: vocabulary.count)
+        for g in panel { inPanel[Int(g)] = true }
+        return (0..<seq.cells).map { i in
+            var total: Float = 0
+            for z in seq.counts.indptr[i]..<seq.counts.indptr[i + 1] where inPanel[Int(seq.counts.indices[z])] { total += seq.counts.values[z] }
+            return total > 0 ? 1e4 / total : 1
+        }
     }
 
     /// Vocabulary index of each gene name (GeneHarmonizer's key), nil when the model does not know it.
@@ -185,6 +202,10 @@ public final class Imputer {
         for (k, seq) in query.sequences.enumerated() {
             var input = seq
             if settings.decodeAsReference, let referenceLabel { input.dataset = [Int32](repeating: referenceLabel, count: seq.cells) }
+            if settings.normalizeInput {
+                let f = inputScale(seq)
+                for r in 0..<seq.cells { for z in seq.counts.indptr[r]..<seq.counts.indptr[r + 1] { input.counts.values[z] *= f[r] } }
+            }
             let mu = try model.reconstruct(input)                                          // N×G NB means
             for i in 0..<seq.cells {
                 var observed = 0.0, predicted = 0.0
