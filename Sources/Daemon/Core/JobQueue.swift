@@ -66,11 +66,18 @@ public final class JobQueue: @unchecked Sendable {
 
     private func start(_ job: Job, now: Date) throws {
         let f = folder(job.id)
-        let inputs = try (JSONSerialization.jsonObject(with: Data(job.inputs.utf8)) as? [String: String] ?? [:])
-            .mapValues { try datasetPath($0) }
-        let params = (try? JSONDecoder().decode([String: JSONValue].self, from: Data(job.parameters.utf8))) ?? [:]
-        try f.create(spec: .init(jobID: job.id, workflow: job.workflow, version: job.workflowVersion, parameters: params,
-                                 inputs: inputs, seed: Self.seed(job.id)))
+        do {
+            let inputs = try (JSONSerialization.jsonObject(with: Data(job.inputs.utf8)) as? [String: String] ?? [:])
+                .mapValues { try datasetPath($0) }
+            let params = try JSONDecoder().decode([String: JSONValue].self, from: Data(job.parameters.utf8))
+            try f.create(spec: .init(jobID: job.id, workflow: job.workflow, version: job.workflowVersion, parameters: params,
+                                     inputs: inputs, seed: Self.seed(job.id)))
+        } catch {
+            // A job that cannot even be written out (a dataset gone, a full disk) fails with the reason instead
+            // of blocking the queue round after round.
+            try store.transition(job: job.id, to: .failed, reason: "could not prepare the job folder \(f.url.path): \(error)", now: now)
+            return
+        }
         // A daemon killed right after spawning a worker, before recording it, left that worker running: adopt it
         // rather than start a second one on the same folder.
         if let orphan = f.readWorkerPID(), f.readExit() == nil, executor.isAlive(orphan) {
