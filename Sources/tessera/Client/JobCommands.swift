@@ -69,7 +69,7 @@ struct SubmitCommand: AsyncParsableCommand {
             else if sub.reused { print("reused job \(sub.job.id) (\(sub.job.workflow), finished \(shortDate(sub.job.finishedAt))): same inputs and parameters") }
             else { print("submitted \(sub.job.workflow) job \(sub.job.id) (\(sub.job.state))") }
             guard follow, !sub.reused else { return }
-            let end = try await SwiftFollow.run(c, job: sub.job.id, json: json)
+            let end = try await JobFollower.run(c, job: sub.job.id, json: json)
             print("job \(end.id) \(end.state)\(end.exitReason.map { ": \($0)" } ?? "")")
             if end.state != "succeeded" { throw ExitCode(1) }
         }
@@ -77,7 +77,7 @@ struct SubmitCommand: AsyncParsableCommand {
 }
 
 /// `follow` under another name: `SubmitCommand` has a `follow` flag that shadows the function.
-enum SwiftFollow {
+enum JobFollower {
     static func run(_ c: DaemonClient, job: String, json: Bool) async throws -> JobInfo { try await follow(c, job: job, json: json) }
 }
 
@@ -149,7 +149,7 @@ struct LogsCommand: AsyncParsableCommand {
             let c = daemon.client, id = DaemonClient.escape(job)
             if worker { print(String(decoding: try await c.send("GET", "/api/jobs/\(id)/log"), as: UTF8.self), terminator: ""); return }
             if follow {
-                let end = try await SwiftFollow.run(c, job: id, json: json)
+                let end = try await JobFollower.run(c, job: id, json: json)
                 if !json { print("job \(end.id) \(end.state)\(end.exitReason.map { ": \($0)" } ?? "")") }
                 return
             }
