@@ -131,11 +131,15 @@ extension CellLM {
 
     /// One pretraining forward and backward (masked NB reconstruction + latent loss): gradients are added to
     /// `params.grads` (zero them first). Returns the losses; the optimizer step is the caller's.
-    public func trainStep(_ seq: CellSequence, replay: Replay? = nil, objective: NBLoss.Objective? = nil) throws(CellLMError) -> StepLoss {
+    /// `adjustInput` may change the masked input after masking (imputation hides genes and rescales cells);
+    /// the loss keeps the true counts.
+    public func trainStep(_ seq: CellSequence, replay: Replay? = nil, objective: NBLoss.Objective? = nil,
+                          adjustInput: ((inout MaskedSequence) -> Void)? = nil) throws(CellLMError) -> StepLoss {
         try seq.validate(genes: config.genes, batchCount: config.batchCount, datasetCount: config.datasetCount)
-        let m = Profile.measure("masking") { () -> MaskedSequence in
+        var m = Profile.measure("masking") { () -> MaskedSequence in
             replay?.masked ?? MaskedSequence.make(counts: seq.counts, measured: seq.measured, config: config, rng: &rng)
         }
+        adjustInput?(&m)
         let sub = m.kept.count == seq.cells && m.kept == Array(0..<seq.cells) ? seq : seq.selecting(m.kept)
         let n = m.counts.rows, g = config.genes, d = config.hidden
         let hn = encode(input: m.masked, coordinates: sub.coordinates, train: true)

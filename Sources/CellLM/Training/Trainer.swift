@@ -47,19 +47,23 @@ public final class Trainer {
     public func step(_ seq: CellSequence, objective: NBLoss.Objective? = nil) throws(CellLMError) -> StepLoss {
         model.params.zeroGrads()
         let loss = try model.trainStep(seq, objective: objective)
-        try Profile.measure("clip + optimizer") { () throws(CellLMError) in
-            // The clipping norm doubles as the NaN check: a non-finite gradient makes it non-finite.
-            let norm = AdamW.gradientNorm(model.params)
-            if !norm.isFinite {
-                throw .nonFinite(step: model.step - 1, where: "the gradient of \(firstNonFiniteGradient() ?? "a parameter")")
-            }
-            if norm > options.clipNorm {
-                let scale = options.clipNorm / (norm + 1e-6), g = model.params.grads.pointer
-                Parallel.forEach(model.params.count, grain: 1 << 16) { r in for i in r { g[i] *= scale } }
-            }
-            optimizer.step(model.params, lr: schedule.rate(step: optimizer.t))
-        }
+        try Profile.measure("clip + optimizer") { () throws(CellLMError) in try applyGradients() }
         return loss
+    }
+
+    /// Clips the accumulated gradients to `clipNorm` and takes one AdamW step at the scheduled rate. The
+    /// clipping norm doubles as the NaN check: a non-finite gradient makes it non-finite, and the parameters
+    /// are left untouched.
+    func applyGradients() throws(CellLMError) {
+        let norm = AdamW.gradientNorm(model.params)
+        if !norm.isFinite {
+            throw .nonFinite(step: model.step - 1, where: "the gradient of \(firstNonFiniteGradient() ?? "a parameter")")
+        }
+        if norm > options.clipNorm {
+            let scale = options.clipNorm / (norm + 1e-6), g = model.params.grads.pointer
+            Parallel.forEach(model.params.count, grain: 1 << 16) { r in for i in r { g[i] *= scale } }
+        }
+        optimizer.step(model.params, lr: schedule.rate(step: optimizer.t))
     }
 
     /// The first parameter tensor whose gradient holds NaN or ±inf.
