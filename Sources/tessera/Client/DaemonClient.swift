@@ -53,6 +53,15 @@ struct DaemonClient: Sendable {
         return data
     }
 
+    /// The answer decoded as `T`; with `json` it is printed as the daemon sent it instead, and nil returned
+    /// (every listing's `--json`).
+    func fetch<T: Decodable>(_ method: String, _ path: String, body: Any? = nil, timeout: TimeInterval = 120,
+                             as: T.Type, json: Bool) async throws -> T? {
+        let data = try await send(method, path, body: body, timeout: timeout)
+        if json { printJSON(data); return nil }
+        return try Self.decoder.decode(T.self, from: data)
+    }
+
     func get<T: Decodable>(_ path: String, as: T.Type, timeout: TimeInterval = 120) async throws -> T {
         try Self.decoder.decode(T.self, from: try await send("GET", path, timeout: timeout))
     }

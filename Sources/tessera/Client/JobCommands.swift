@@ -95,9 +95,7 @@ struct JobsCommand: AsyncParsableCommand {
             if let project { q.append("project=\(DaemonClient.escape(project))") }
             if let state { q.append("state=\(DaemonClient.escape(state))") }
             if let workflow { q.append("workflow=\(DaemonClient.escape(workflow))") }
-            let data = try await daemon.client.send("GET", "/api/jobs?" + q.joined(separator: "&"))
-            if json { printJSON(data); return }
-            let page = try DaemonClient.decoder.decode(JobPage.self, from: data)
+            guard let page = try await daemon.client.fetch("GET", "/api/jobs?" + q.joined(separator: "&"), as: JobPage.self, json: json) else { return }
             print(page.jobs.isEmpty ? "no jobs" : jobTable(page.jobs))
             if page.total > page.jobs.count { print("(\(page.jobs.count) of \(page.total); --limit for more)") }
         }
@@ -112,9 +110,7 @@ struct StatusCommand: AsyncParsableCommand {
     func run() async throws {
         try await runClient {
             let c = daemon.client, id = DaemonClient.escape(job)
-            let data = try await c.send("GET", "/api/jobs/\(id)")
-            if json { printJSON(data); return }
-            let j = try DaemonClient.decoder.decode(JobInfo.self, from: data)
+            guard let j = try await c.fetch("GET", "/api/jobs/\(id)", as: JobInfo.self, json: json) else { return }
             print("job \(j.id): \(j.workflow) \(j.version), \(j.state) (attempt \(j.attempts) of \(j.maxAttempts))")
             print("inputs: " + j.inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.prefix(8))" }.joined(separator: " "))
             if let p = j.progress { print("progress: \(ProgressDisplay.progressLine(EventInfo(kind: "progress", at: p.at, phase: p.phase, step: p.step, total: p.total, epoch: p.epoch, values: p.values, path: nil, text: nil)))") }
@@ -153,9 +149,7 @@ struct LogsCommand: AsyncParsableCommand {
                 if !json { print("job \(end.id) \(end.state)\(end.exitReason.map { ": \($0)" } ?? "")") }
                 return
             }
-            let data = try await c.send("GET", "/api/jobs/\(id)/events")
-            if json { printJSON(data); return }
-            let page = try DaemonClient.decoder.decode(EventPage.self, from: data)
+            guard let page = try await c.fetch("GET", "/api/jobs/\(id)/events", as: EventPage.self, json: json) else { return }
             for e in page.events { print(ProgressDisplay.plain(e)) }
             print("(job is \(page.state))")
         }
@@ -169,9 +163,7 @@ struct CancelCommand: AsyncParsableCommand {
     @Flag(help: "Print JSON.") var json = false
     func run() async throws {
         try await runClient {
-            let data = try await daemon.client.send("POST", "/api/jobs/\(DaemonClient.escape(job))/cancel")
-            if json { printJSON(data); return }
-            let j = try DaemonClient.decoder.decode(JobInfo.self, from: data)
+            guard let j = try await daemon.client.fetch("POST", "/api/jobs/\(DaemonClient.escape(job))/cancel", as: JobInfo.self, json: json) else { return }
             print(j.state == "cancelled" ? "cancelled job \(j.id)" : "asked job \(j.id) to stop; it is \(j.state) until its worker exits (`tessera status \(j.shortID)`)")
         }
     }
@@ -193,9 +185,7 @@ struct HistoryCommand: AsyncParsableCommand {
             for (k, v) in [("workflow", workflow), ("state", state), ("dataset", dataset), ("since", since), ("until", until)] {
                 if let v { q.append("\(k)=\(DaemonClient.escape(v))") }
             }
-            let data = try await daemon.client.send("GET", "/api/projects/\(DaemonClient.escape(project))/history" + (q.isEmpty ? "" : "?" + q.joined(separator: "&")))
-            if json { printJSON(data); return }
-            let es = try DaemonClient.decoder.decode([HistoryInfo].self, from: data)
+            guard let es = try await daemon.client.fetch("GET", "/api/projects/\(DaemonClient.escape(project))/history" + (q.isEmpty ? "" : "?" + q.joined(separator: "&")), as: [HistoryInfo].self, json: json) else { return }
             if es.isEmpty { print("nothing matches"); return }
             for e in es { print("\(shortDate(e.at))  \(e.kind == "jobTransition" ? String(e.subject.prefix(8)) : e.kind)  \(e.text)") }
         }

@@ -27,9 +27,7 @@ struct ProjectCommand: ParsableCommand {
         @Flag(help: "Print JSON.") var json = false
         func run() async throws {
             try await runClient {
-                let data = try await daemon.client.send("POST", "/api/projects", body: ["name": name, "description": description])
-                if json { printJSON(data); return }
-                let p = try DaemonClient.decoder.decode(ProjectInfo.self, from: data)
+                guard let p = try await daemon.client.fetch("POST", "/api/projects", body: ["name": name, "description": description], as: ProjectInfo.self, json: json) else { return }
                 print("created project \(p.name) (\(p.id))")
             }
         }
@@ -41,9 +39,7 @@ struct ProjectCommand: ParsableCommand {
         @Flag(help: "Print JSON.") var json = false
         func run() async throws {
             try await runClient {
-                let data = try await daemon.client.send("GET", "/api/projects")
-                if json { printJSON(data); return }
-                let ps = try DaemonClient.decoder.decode([ProjectInfo].self, from: data)
+                guard let ps = try await daemon.client.fetch("GET", "/api/projects", as: [ProjectInfo].self, json: json) else { return }
                 if ps.isEmpty { print("no projects yet; create one with `tessera project create NAME`"); return }
                 print(table(["NAME", "ID", "CREATED", "DESCRIPTION"], ps.map { [$0.name, $0.id, shortDate($0.createdAt), $0.description] }))
             }
@@ -96,9 +92,7 @@ struct DatasetCommand: ParsableCommand {
                 let abs = URL(fileURLWithPath: path).standardizedFileURL.path
                 var body: [String: Any] = ["path": abs]
                 if let name { body["name"] = name }
-                let data = try await daemon.client.send("POST", "/api/projects/\(DaemonClient.escape(project))/datasets", body: body, timeout: 600)
-                if json { printJSON(data); return }
-                let d = try DaemonClient.decoder.decode(DatasetInfo.self, from: data)
+                guard let d = try await daemon.client.fetch("POST", "/api/projects/\(DaemonClient.escape(project))/datasets", body: body, timeout: 600, as: DatasetInfo.self, json: json) else { return }
                 print("registered \(d.name) (\(d.id)): \(d.cells) cells × \(d.genes) genes, sha256 \(d.contentHash.prefix(12))…")
             }
         }
@@ -111,9 +105,7 @@ struct DatasetCommand: ParsableCommand {
         @Flag(help: "Print JSON.") var json = false
         func run() async throws {
             try await runClient {
-                let data = try await daemon.client.send("GET", "/api/projects/\(DaemonClient.escape(project))/datasets")
-                if json { printJSON(data); return }
-                let ds = try DaemonClient.decoder.decode([DatasetInfo].self, from: data)
+                guard let ds = try await daemon.client.fetch("GET", "/api/projects/\(DaemonClient.escape(project))/datasets", as: [DatasetInfo].self, json: json) else { return }
                 print(table(["NAME", "ID", "CELLS", "GENES", "REGISTERED", "PATH"],
                             ds.map { [$0.name, $0.id, "\($0.cells)", "\($0.genes)", shortDate($0.registeredAt), $0.path] }))
             }
