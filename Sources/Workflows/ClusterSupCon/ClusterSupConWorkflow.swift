@@ -45,13 +45,7 @@ public enum ClusterSupConWorkflow: WorkflowImplementation {
     /// The pretrained checkpoint, when the job names one; unreadable or gene-less files are refused.
     static func checkpoint(_ context: WorkflowContext) throws -> Checkpoint? {
         guard context.has("checkpoint") else { return nil }
-        let url = try context.checkpointURL("checkpoint")
-        let ck: Checkpoint
-        do { ck = try Checkpoint.read(url) } catch { throw WorkflowError.invalidParameter(name: "checkpoint", message: error.description) }
-        if ck.genes.isEmpty {
-            throw WorkflowError.invalidParameter(name: "checkpoint", message: "\(url.path) lists no gene names, so the dataset's genes cannot be matched to it; use a checkpoint written by pretrain")
-        }
-        return ck
+        return try context.checkpoint("checkpoint")
     }
 
     static func prepare(_ context: WorkflowContext) throws -> (ClusterSupConSettings, Dataset, Checkpoint?, ClusterSupConData) {

@@ -24,14 +24,7 @@ public enum EmbedWorkflow: WorkflowImplementation {
         let ds = try context.dataset(role)
         let file = context.spec.inputs[role] ?? ds.name
         if ds.cellCount < 3 { throw WorkflowError.badInput(role: role, file: file, message: "holds \(ds.cellCount) cell(s); a neighbourhood graph needs at least 3") }
-        let url = try context.checkpointURL("checkpoint")
-        let ckpt: Checkpoint
-        do { ckpt = try Checkpoint.read(url) } catch {
-            throw WorkflowError.invalidParameter(name: "checkpoint", message: "\(error.description)")
-        }
-        if ckpt.genes.isEmpty {
-            throw WorkflowError.invalidParameter(name: "checkpoint", message: "\(url.path) lists no gene names, so the dataset's genes cannot be matched to it; use a checkpoint written by pretrain or converted with its gene list")
-        }
+        let ckpt = try context.checkpoint("checkpoint")
         let shared = GeneVocabulary.coverage(ds, of: ckpt.genes)
         if shared == 0 {
             throw WorkflowError.badInput(role: role, file: file,

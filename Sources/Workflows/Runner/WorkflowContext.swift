@@ -1,3 +1,4 @@
+import CellLM
 import Foundation
 import SpatialData
 
@@ -25,6 +26,7 @@ public final class WorkflowContext: @unchecked Sendable {
     public let events: JobEventWriter
     private let cancelled: @Sendable () -> Bool
     private var loaded: [String: Dataset] = [:]
+    private var checkpoints: [String: Checkpoint] = [:]
     private let lock = NSLock()
 
     public init(folder: JobFolder, spec: JobFolder.Spec, parameters: [String: JSONValue], events: JobEventWriter,
@@ -43,6 +45,21 @@ public final class WorkflowContext: @unchecked Sendable {
         let d = try DatasetReader.read(path: path)
         loaded[role] = d
         return d
+    }
+
+    /// The checkpoint named by parameter `name`, read once (a workflow's `check` and `run` share it: a `base`
+    /// checkpoint is 340 MB). Unreadable files and checkpoints without a gene list are refused.
+    public func checkpoint(_ name: String) throws -> Checkpoint {
+        let url = try checkpointURL(name)
+        lock.lock(); defer { lock.unlock() }
+        if let c = checkpoints[name] { return c }
+        let c: Checkpoint
+        do { c = try Checkpoint.read(url) } catch { throw WorkflowError.invalidParameter(name: name, message: error.description) }
+        if c.genes.isEmpty {
+            throw WorkflowError.invalidParameter(name: name, message: "\(url.path) lists no gene names, so the dataset's genes cannot be matched to it; use a checkpoint written by pretrain or converted with its gene list")
+        }
+        checkpoints[name] = c
+        return c
     }
 
     /// Roles bound in this job, sorted.
