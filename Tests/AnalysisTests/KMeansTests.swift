@@ -26,7 +26,6 @@ import Tensor
             let r = try KMeans(k: ref.k, restarts: 10, seed: 0).fit(x)
             let ari = try Metrics.adjustedRandIndex(ref.labels, r.labels)
             let rel = (r.inertia - ref.inertia) / ref.inertia
-            print("k-means \(name) (k=\(ref.k)): inertia \(r.inertia) vs sklearn \(ref.inertia) (relative \(rel)), ARI vs sklearn labels \(ari)")
             #expect(abs(rel) < 0.01, "\(name) inertia")
             #expect(ari >= 0.99, "\(name) labels")
             #expect(r.centroids.rows == ref.k && r.centroids.cols == x.cols)

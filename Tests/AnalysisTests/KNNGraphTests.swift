@@ -17,7 +17,6 @@ import Tensor
             if nb.indices[i] == ref.indices[i] { same += 1 }
             worstDist = max(worstDist, abs(nb.distances[i] - ref.distances[i]) / ref.distances[i])
         }
-        print("exact kNN: \(same)/\(nb.indices.count) indices identical to sklearn, worst relative distance error \(worstDist)")
         #expect(same == nb.indices.count)
         #expect(worstDist < 1e-4)
     }
@@ -31,7 +30,6 @@ import Tensor
         #expect(c.indices == expected.indices)
         var worst: Float = 0
         for (a, b) in zip(c.values, expected.values) { worst = max(worst, abs(a - b)) }
-        print("connectivities: nnz \(c.nnz) vs scanpy \(expected.nnz), worst |difference| \(worst)")
         #expect(worst < 1e-3)
         #expect(c.nnz == expected.nnz)
     }
@@ -47,7 +45,6 @@ import Tensor
         let exact = try KNNGraph.exact(x, k: 15)
         let approx = try KNNGraph.approximate(x, k: 15, seed: 3)
         let recall = approx.recall(against: exact)
-        print("approximate kNN (RP forest + NN-descent), N=3000, D=30, k=15: recall \(recall)")
         #expect(recall >= 0.95)
         #expect(try KNNGraph.approximate(x, k: 15, seed: 3) == approx, "seeded runs repeat")
     }

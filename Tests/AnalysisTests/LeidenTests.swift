@@ -35,7 +35,6 @@ import Tensor
         #expect(abs(theirs - ref.quality) / ref.quality < 1e-5)
         let r = try Leiden(resolution: 1, iterations: 2, seed: 0).fit(graph)
         let ari = try Metrics.adjustedRandIndex(truth, r.labels)
-        print("Leiden blobs: \(r.communityCount) communities, ARI vs blobs \(ari), quality \(r.quality) vs leidenalg \(ref.quality)")
         #expect(ari >= 0.95)
         #expect(abs(r.quality - ref.quality) / ref.quality < 0.01)
         // Labels are ordered by size.
@@ -47,7 +46,6 @@ import Tensor
     @Test func resolutionSweepTracksLeidenalg() throws {
         let ref: Ref = try Fixture.load("leiden")
         let graph = Self.sweepGraph(ref)
-        print("resolution | leidenalg clusters (seeds 0-4) | ours (seeds 0-4) | best quality leidenalg / ours")
         for row in ref.table {
             var ours: [Int] = [], quality: [Double] = []
             for seed in 0..<5 {
@@ -56,8 +54,6 @@ import Tensor
             }
             let theirMean = Double(row.clusters.reduce(0, +)) / 5, ourMean = Double(ours.reduce(0, +)) / 5
             let qRatio = quality.max()! / row.quality.max()!
-            print(String(format: "%.1f | %@ | %@ | %.2f / %.2f (ratio %.4f)", row.resolution,
-                         row.clusters.description, ours.description, row.quality.max()!, quality.max()!, qRatio))
             #expect(abs(ourMean - theirMean) <= max(1.5, 0.2 * theirMean), "resolution \(row.resolution)")
             #expect(qRatio > 0.99, "resolution \(row.resolution)")
         }

@@ -19,7 +19,6 @@ import Testing
             ("aligned macro-F1", try Metrics.alignedMacroF1(truth: r.a, clusters: r.b), r.alignedMacroF1),
         ]
         for (name, ours, theirs) in values {
-            print("\(name): \(ours) vs sklearn \(theirs) (|Δ| = \(abs(ours - theirs)))")
             #expect(abs(ours - theirs) < 1e-6, "\(name)")
         }
     }

@@ -29,7 +29,6 @@ import Tensor
             let r = try PCA(components: ref.k, scale: ref.scale, solver: solver).fit(x)
             let scoreErr = Self.worstRelative(r.scores, ref.scores)
             let ratioErr = zip(r.explainedVarianceRatio, ref.ratio).map { abs(Double($0) - Double($1)) / Double($1) }.max()!
-            print("PCA \(name) \(solver): worst per-component relative score error \(scoreErr), ratio error \(ratioErr)")
             #expect(scoreErr < 1e-3, "\(name) scores")
             #expect(ratioErr < 1e-3, "\(name) explained variance ratio")
             #expect(r.loadings.rows == ref.k && r.loadings.cols == x.cols)
