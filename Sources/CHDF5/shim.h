@@ -44,8 +44,20 @@ static inline hid_t tsr_deref_object(hid_t obj, const hobj_ref_t *ref) {
 // A file-access property list whose H5Fclose closes every object still open in the file (H5F_CLOSE_STRONG).
 // With the default (weak) degree a file stays open, and locked, until its last group or dataset handle is
 // released, so a file renamed into place right after writing could still be locked by the writer.
+/* HDF5's own file locks (flock) are off: a child process started while a file is open inherits the
+   descriptor and its lock, and a later open of the same file then fails with EAGAIN long after we closed
+   it. We never share a file being written: writers write a temporary file and rename it into place. */
 static inline hid_t tsr_fapl_close_strong(void) {
     static hid_t fapl = -1;
-    if (fapl < 0) { fapl = H5Pcreate(H5P_FILE_ACCESS); H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG); }
+    if (fapl < 0) {
+        fapl = H5Pcreate(H5P_FILE_ACCESS);
+        H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG);
+        H5Pset_file_locking(fapl, 0, 1);
+    }
+    return fapl;
+}
+static inline hid_t tsr_fapl_read(void) {
+    static hid_t fapl = -1;
+    if (fapl < 0) { fapl = H5Pcreate(H5P_FILE_ACCESS); H5Pset_file_locking(fapl, 0, 1); }
     return fapl;
 }

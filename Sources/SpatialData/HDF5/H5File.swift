@@ -47,7 +47,7 @@ public final class H5File: @unchecked Sendable {
         let probed = probe ? try HDF5Probe.verify(path) : HDF5Probe.Result()
         return try withHDF5 {
             LZFFilter.register
-            let fid = H5Fopen(path, tsr_f_acc_rdonly(), tsr_p_default())
+            let fid = H5Fopen(path, tsr_f_acc_rdonly(), tsr_fapl_read())
             if fid < 0 {
                 let msg = hdf5ErrorMessage()
                 throw H5File.openError(path: path, message: msg)
