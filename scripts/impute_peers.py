@@ -6,6 +6,7 @@ Runs the methods of ../shared/bench/imputation_baselines.py unchanged (its loadi
 Tangram and kNN code and its metric function), only on a given split:
   --pair B   seqFISH + Tasic (log1p of the cross-platform-normalised values, both sides)
   --pair C   osmFISH + Allen pair (normalize_total 1e4 on all genes + log1p, both sides)
+  --pair custom --spatial S.h5ad --reference R.h5ad   any pair of count h5ads, normalised as C (development data)
   --heldout g1,g2,...   one fit on the other genes, all listed genes predicted at once
   --logo                leave-one-gene-out over every gene (one fit per gene)
 Prints one JSON line: {method: {"genes": [...], "pearson": [...], "cosine": [...], "wall_s": s, "n_fits": k}}
@@ -15,7 +16,9 @@ import argparse, json, os, sys, time
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--shared-data", required=True)
-ap.add_argument("--pair", choices=["B", "C"], required=True)
+ap.add_argument("--pair", choices=["B", "C", "custom"], required=True)
+ap.add_argument("--spatial", help="--pair custom: spatial h5ad of counts with every scored gene")
+ap.add_argument("--reference", help="--pair custom: reference h5ad of counts")
 ap.add_argument("--heldout", default="")
 ap.add_argument("--logo", action="store_true")
 ap.add_argument("--methods", default="knn20,spage,tangram")
@@ -27,7 +30,17 @@ import numpy as np  # noqa: E402
 import imputation_baselines as ib  # noqa: E402
 
 ib.NUM_EPOCHS = a.epochs
-S, R, genes = ib.load(a.pair)
+if a.pair == "custom":
+    # Counts on both sides, normalised as pair C (normalize_total 1e4 over the shared genes, log1p).
+    import anndata as ad
+    s, r = ad.read_h5ad(a.spatial), ad.read_h5ad(a.reference)
+    genes = [g for g in s.var_names if g in set(r.var_names)]
+    S, R = ib.dense(s[:, genes].X), ib.dense(r[:, genes].X)
+    S = np.log1p(S / np.maximum(S.sum(1, keepdims=True), 1e-12) * 1e4)
+    R = np.log1p(R / np.maximum(R.sum(1, keepdims=True), 1e-12) * 1e4)
+    genes = np.array(genes)
+else:
+    S, R, genes = ib.load(a.pair)
 n = len(genes)
 index = {g.lower(): i for i, g in enumerate(genes)}
 if a.logo:
@@ -39,7 +52,7 @@ else:
         sys.exit(f"impute_peers.py: genes {missing or '(none)'} are not genes of pair {a.pair}; pass --heldout with its gene names")
     te = np.array(sorted(index[g.lower()] for g in names))
     splits = [(np.setdiff1d(np.arange(n), te), te)]
-n_pv = 30 if a.pair == "C" else 50
+n_pv = 50 if a.pair == "B" else 30
 out = {}
 for meth in a.methods.split(","):
     t0 = time.perf_counter()

@@ -11,14 +11,20 @@ extension CellLM {
     /// One forward and backward; gradients are added to `params.grads` (zero them first).
     /// seq: N×G counts in the vocabulary; hiddenInput: vocabulary indices never shown to the embedder;
     /// inputScale: optional per-cell factors (N) applied to the embedder's input only (the loss keeps the raw
-    /// counts), e.g. library-size normalisation so that two platforms of different depth look alike.
-    public func imputationStep(_ seq: CellSequence, hiddenInput: [Int32], inputScale: [Float]? = nil) throws(CellLMError) -> StepLoss {
+    /// counts), e.g. library-size normalisation so that two platforms of different depth look alike;
+    /// geneScale: optional per-gene factors (G, vocabulary order) applied to the input only, e.g. a platform's
+    /// per-gene capture relative to the reference's.
+    public func imputationStep(_ seq: CellSequence, hiddenInput: [Int32], inputScale: [Float]? = nil,
+                               geneScale: [Float]? = nil) throws(CellLMError) -> StepLoss {
         if let g = hiddenInput.first(where: { $0 < 0 || Int($0) >= config.genes }) {
             throw .invalidInput(field: "hiddenInput", problem: "gene index \(g) is outside the vocabulary of \(config.genes)",
                                 fix: "Hidden genes are vocabulary indices.")
         }
         if let inputScale, inputScale.count != seq.cells {
             throw .invalidInput(field: "inputScale", problem: "has \(inputScale.count) factors for \(seq.cells) cells", fix: "Give one factor per cell.")
+        }
+        if let geneScale, geneScale.count != config.genes {
+            throw .invalidInput(field: "geneScale", problem: "has \(geneScale.count) factors for \(config.genes) genes", fix: "Give one factor per vocabulary gene.")
         }
         var hidden = [Bool](repeating: false, count: hiddenInput.isEmpty ? 0 : config.genes)
         for g in hiddenInput { hidden[Int(g)] = true }
@@ -33,6 +39,9 @@ extension CellLM {
                     for z in m.masked.indptr[i]..<m.masked.indptr[i + 1] { m.masked.values[z] *= inputScale[row] }
                 }
             }
+            if let geneScale {
+                for z in 0..<m.masked.nnz { m.masked.values[z] *= geneScale[Int(m.masked.indices[z])] }
+            }
         }
     }
 }
@@ -41,9 +50,10 @@ extension Trainer {
     /// One optimizer step of imputation fine-tuning (`CellLM.imputationStep`), with the same NaN checks,
     /// global-norm clipping, AdamW and schedule as `step`.
     @discardableResult
-    public func imputationStep(_ seq: CellSequence, hiddenInput: [Int32], inputScale: [Float]? = nil) throws(CellLMError) -> StepLoss {
+    public func imputationStep(_ seq: CellSequence, hiddenInput: [Int32], inputScale: [Float]? = nil,
+                               geneScale: [Float]? = nil) throws(CellLMError) -> StepLoss {
         model.params.zeroGrads()
-        let loss = try model.imputationStep(seq, hiddenInput: hiddenInput, inputScale: inputScale)
+        let loss = try model.imputationStep(seq, hiddenInput: hiddenInput, inputScale: inputScale, geneScale: geneScale)
         try applyGradients()
         return loss
     }

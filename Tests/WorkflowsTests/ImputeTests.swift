@@ -42,13 +42,16 @@ import Tensor
         #expect(throws: WorkflowError.self) { try HeldOutGenes.select(query: t.spatial, reference: t.reference, count: 100_000, seed: 1) }
     }
 
-    /// Evaluation: held-out panel genes predicted by the fine-tuned model correlate with the truth better than
-    /// the reference mean profile scaled to each cell's depth.
-    @Test func imputationBeatsMeanProfile() throws {
+    /// Evaluation: held-out panel genes predicted by the fine-tuned model (read from latent neighbours or from
+    /// the decoder) correlate with the truth better than the reference mean profile scaled to each cell's depth.
+    @Test(arguments: ImputationSettings.Transfer.allCases)
+    func imputationBeatsMeanProfile(transfer: ImputationSettings.Transfer) throws {
         let t = Self.tissue
         let plan = try ImputePlan.make(query: t.spatial, reference: t.reference, mode: .evaluation, heldOut: 16, genes: nil, seed: 3)
         #expect(plan.targetGenes.count == 16 && plan.visibleQuery.geneCount == t.spatial.geneCount - 16)
-        let imputer = try Imputer(query: plan.visibleQuery, reference: t.reference, settings: Self.settings(steps: 300))
+        var settings = Self.settings(steps: 300)
+        settings.transfer = transfer
+        let imputer = try Imputer(query: plan.visibleQuery, reference: t.reference, settings: settings)
         #expect(imputer.vocabulary.count == t.reference.geneCount, "vocabulary is the union: the reference holds every gene")
         for s in 0..<300 { try imputer.train(step: s) }
         let pred = try imputer.predict(genes: plan.targetGenes)
@@ -62,6 +65,70 @@ import Tensor
         #expect(ours.pearsonMean > base.pearsonMean + 0.05, "Pearson mean: ours \(ours.pearsonMean), mean profile \(base.pearsonMean)")
         #expect(ours.pearsonMedian > base.pearsonMedian, "Pearson median: ours \(ours.pearsonMedian), mean profile \(base.pearsonMedian)")
         #expect(pred.values.data.allSatisfy { $0.isFinite && $0 >= 0 })
+    }
+
+    /// With every reference cell as a neighbour, the neighbour transfer is the reference's mean panel-normalised
+    /// profile times each cell's panel library, whatever the embedding: the plumbing (cell order, panel totals,
+    /// target columns) checked against a direct computation.
+    @Test func neighbourTransferWithAllCellsIsTheMeanProfile() throws {
+        let t = Self.tissue
+        let plan = try ImputePlan.make(query: t.spatial, reference: t.reference, mode: .evaluation, heldOut: 5, genes: nil, seed: 4)
+        var settings = Self.settings(steps: 0)
+        settings.transfer = .neighbours
+        settings.transferNeighbours = t.reference.cellCount
+        let imputer = try Imputer(query: plan.visibleQuery, reference: t.reference, settings: settings)
+        let pred = try imputer.predict(genes: plan.targetGenes)
+        let panel = Set(plan.visibleQuery.geneSymbols)
+        let panelCols = t.reference.geneSymbols.indices.filter { panel.contains(t.reference.geneSymbols[$0]) }
+        let ref = t.reference.denseColumns(Array(0..<t.reference.geneCount))
+        var profile = [Double](repeating: 0, count: plan.targetGenes.count)
+        var cells = 0
+        for r in 0..<t.reference.cellCount {
+            let total = panelCols.reduce(0.0) { $0 + Double(ref[r, $1]) }
+            guard total > 0 else { continue }
+            cells += 1
+            for (k, c) in plan.targetReferenceColumns.enumerated() { profile[k] += Double(ref[r, c]) / total }
+        }
+        let library = plan.visibleQuery.cellTotals
+        var worst = 0.0
+        for i in 0..<plan.visibleQuery.cellCount {
+            for k in profile.indices {
+                let expected = library[i] * profile[k] / Double(cells)
+                worst = max(worst, abs(Double(pred.values[i, k]) - expected) / max(1e-6, expected))
+            }
+        }
+        #expect(worst < 1e-3, "largest relative difference \(worst)")
+        #expect(pred.panelLibrary == library)
+    }
+
+    /// Input harmonisation: the query's scaled panel genes have the reference's mean library-normalised
+    /// expression.
+    @Test func harmonizedQueryHasTheReferenceGeneMeans() throws {
+        let t = Self.tissue
+        var settings = Self.settings(steps: 0)
+        settings.harmonizeInput = true
+        let imputer = try Imputer(query: t.spatial, reference: t.reference, settings: settings)
+        func means(_ set: SequenceSet, scale: [Float]?) -> [Double] {
+            var sum = [Double](repeating: 0, count: imputer.vocabulary.count)
+            var n = 0
+            for seq in set.sequences {
+                for i in 0..<seq.cells {
+                    let r = seq.counts.indptr[i]..<seq.counts.indptr[i + 1]
+                    let total = r.filter { imputer.panel.contains(seq.counts.indices[$0]) }.reduce(0.0) { $0 + Double(seq.counts.values[$1]) }
+                    guard total > 0 else { continue }
+                    n += 1
+                    for z in r where imputer.panel.contains(seq.counts.indices[z]) {
+                        let g = Int(seq.counts.indices[z])
+                        sum[g] += 1e4 * Double(seq.counts.values[z]) / total * Double(scale?[g] ?? 1)
+                    }
+                }
+            }
+            return sum.map { $0 / Double(n) }
+        }
+        let q = means(imputer.query, scale: imputer.queryGeneScale), r = means(imputer.reference, scale: nil)
+        for g in imputer.panel.prefix(40) where r[Int(g)] > 0 {
+            #expect(abs(q[Int(g)] - r[Int(g)]) / r[Int(g)] < 1e-3, "gene \(imputer.vocabulary[Int(g)]): query \(q[Int(g)]) vs reference \(r[Int(g)])")
+        }
     }
 
     /// Fine-tuning from a checkpoint takes its vocabulary and weights; a gene outside it cannot be predicted.

@@ -139,4 +139,14 @@ import Tensor
         let a = try Self.metrics(whole), b = try Self.metrics(parts)
         for key in ["pearson_mean", "cosine_mean", "rmse_mean", "final_loss"] { #expect(a[key] == b[key], "\(key): \(String(describing: a[key])) vs \(String(describing: b[key]))") }
     }
+
+    /// The spec's defaults are `ImputationSettings()`'s (the benches build settings directly, the queue from the
+    /// spec: they must not drift apart).
+    @Test func specDefaultsAreTheSettingsDefaults() throws {
+        let f = try WorkflowTestSupport.job("impute", inputs: [:], parameters: [:], seed: 0)
+        let spec = try WorkflowTestSupport.catalog().spec(named: "impute")
+        let ctx = WorkflowContext(folder: f, spec: try f.readSpec(), parameters: try spec.resolve(parameters: [:]),
+                                  events: try JobEventWriter(folder: f), cancelled: { false })
+        #expect(try ImputeWorkflow.settings(ctx) == ImputationSettings())
+    }
 }

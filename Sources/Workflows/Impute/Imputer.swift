@@ -6,8 +6,8 @@ import Tensor
 /// Settings of imputation fine-tuning. Defaults are the values `workflows/impute.json` declares.
 public struct ImputationSettings: Sendable, Equatable {
     /// Model shapes when training from scratch (`CellLMConfig.preset`).
-    public var preset = "small"
-    public var steps = 600
+    public var preset = "tiny"
+    public var steps = 3_000
     public var learningRate: Float = 1e-3
     public var warmupSteps = 100
     public var weightDecay: Float = 1e-6
@@ -30,6 +30,21 @@ public struct ImputationSettings: Sendable, Equatable {
     /// loss still on raw counts): query and reference of very different depth (osmFISH ~190 counts on 33
     /// genes, Smart-seq ~5,000) then enter the encoder alike. CellPLM feeds raw counts (false).
     public var normalizeInput = false
+    /// Harmonise the model's input across platforms (implies `normalizeInput`): each query panel gene is
+    /// scaled by the ratio of its mean library-normalised expression in the reference to that in the query, so
+    /// both datasets enter the encoder with the same per-gene means (a platform's per-gene capture differs;
+    /// SpaGE z-scores each dataset's genes for the same reason). The loss keeps the raw counts.
+    public var harmonizeInput = false
+    /// How predictions are read from the fine-tuned model.
+    public enum Transfer: String, Sendable, CaseIterable {
+        /// The NB decoder's means for the target genes (CellPLM).
+        case decoder
+        /// The mean library-normalised target values of the `transferNeighbours` reference cells nearest to the
+        /// query cell in the model's latent space (reference cells embedded from the query's panel genes only).
+        case neighbours
+    }
+    public var transfer: Transfer = .decoder
+    public var transferNeighbours = 50
     /// Zero the NB decoder's output weights of a model from scratch, so it starts at the mean profile.
     public var zeroDecoderOutput = true
     public var seed: UInt64 = 0
@@ -68,6 +83,8 @@ public final class Imputer {
     /// The dataset label the reference was given (nil: no dataset embedding, e.g. a pretrained checkpoint's).
     let referenceLabel: Int32?
     let queryCells: Int
+    /// Per-vocabulary-gene input factors of the query (`harmonizeInput`), nil when off.
+    let queryGeneScale: [Float]?
 
     /// query: the spatial panel as the model may see it (held-out genes already removed); reference: scRNA.
     /// `resume`: a checkpoint of an earlier attempt of this same run (its vocabulary must match).
@@ -97,6 +114,8 @@ public final class Imputer {
         let panelSet = Set(panel)
         hiddenFromReference = settings.hideMissingFromReference
             ? (reference.sequences.first?.measured ?? []).filter { !panelSet.contains($0) } : []
+        queryGeneScale = settings.harmonizeInput
+            ? Imputer.harmonizingScale(query: query, reference: reference, panel: panel, genes: vocabulary.count) : nil
 
         var options = TrainingOptions()
         options.learningRate = settings.learningRate
@@ -150,7 +169,50 @@ public final class Imputer {
     public func train(step: Int) throws -> StepLoss {
         let (seq, isRef) = sequence(step: step)
         return try trainer.imputationStep(seq, hiddenInput: isRef ? hiddenFromReference : [],
-                                          inputScale: settings.normalizeInput ? inputScale(seq) : nil)
+                                          inputScale: normalizesInput ? inputScale(seq) : nil,
+                                          geneScale: isRef ? nil : queryGeneScale)
+    }
+
+    var normalizesInput: Bool { settings.normalizeInput || settings.harmonizeInput }
+
+    /// Per-gene query input factors: mean over reference cells of 1e4·x_g / (panel total) divided by the same
+    /// mean over query cells, for each panel gene both express (1 elsewhere).
+    static func harmonizingScale(query: SequenceSet, reference: SequenceSet, panel: [Int32], genes: Int) -> [Float] {
+        var inPanel = [Bool](repeating: false, count: genes)
+        for g in panel { inPanel[Int(g)] = true }
+        func means(_ set: SequenceSet) -> [Double] {
+            var sum = [Double](repeating: 0, count: genes)
+            var cells = 0
+            for seq in set.sequences {
+                for i in 0..<seq.cells {
+                    let r = seq.counts.indptr[i]..<seq.counts.indptr[i + 1]
+                    var total = 0.0
+                    for z in r where inPanel[Int(seq.counts.indices[z])] { total += Double(seq.counts.values[z]) }
+                    guard total > 0 else { continue }
+                    cells += 1
+                    for z in r where inPanel[Int(seq.counts.indices[z])] { sum[Int(seq.counts.indices[z])] += 1e4 * Double(seq.counts.values[z]) / total }
+                }
+            }
+            return sum.map { cells > 0 ? $0 / Double(cells) : 0 }
+        }
+        let q = means(query), r = means(reference)
+        return (0..<genes).map { g in inPanel[g] && q[g] > 0 && r[g] > 0 ? Float(r[g] / q[g]) : 1 }
+    }
+
+    /// The query sequence as the model sees it at inference: per-cell and per-gene input factors applied,
+    /// decoded with the reference's dataset label when `decodeAsReference`.
+    func inferenceInput(_ seq: CellSequence) -> CellSequence {
+        var input = seq
+        if settings.decodeAsReference, let referenceLabel { input.dataset = [Int32](repeating: referenceLabel, count: seq.cells) }
+        if normalizesInput {
+            let f = inputScale(seq)
+            for r in 0..<seq.cells {
+                for z in seq.counts.indptr[r]..<seq.counts.indptr[r + 1] {
+                    input.counts.values[z] *= f[r] * (queryGeneScale?[Int(seq.counts.indices[z])] ?? 1)
+                }
+            }
+        }
+        return input
     }
 
     /// Per-cell input factors 1e4 / (the cell's total over the query's panel genes), 1 for a cell without
@@ -199,14 +261,9 @@ public final class Imputer {
         let G = vocabulary.count
         var scales = [Double](repeating: 0, count: queryCells)
         var totalObserved = 0.0, totalPredicted = 0.0
+        if settings.transfer == .neighbours { return try predictFromNeighbours(vocabulary: cols, perCellRescaling: perCellRescaling) }
         for (k, seq) in query.sequences.enumerated() {
-            var input = seq
-            if settings.decodeAsReference, let referenceLabel { input.dataset = [Int32](repeating: referenceLabel, count: seq.cells) }
-            if settings.normalizeInput {
-                let f = inputScale(seq)
-                for r in 0..<seq.cells { for z in seq.counts.indptr[r]..<seq.counts.indptr[r + 1] { input.counts.values[z] *= f[r] } }
-            }
-            let mu = try model.reconstruct(input)                                          // N×G NB means
+            let mu = try model.reconstruct(inferenceInput(seq))                            // N×G NB means
             for i in 0..<seq.cells {
                 var observed = 0.0, predicted = 0.0
                 for z in seq.counts.indptr[i]..<seq.counts.indptr[i + 1] { observed += Double(seq.counts.values[z]) }
