@@ -107,6 +107,7 @@ import Tensor
         let t = Self.tissue
         var settings = Self.settings(steps: 0)
         settings.harmonizeInput = true
+        settings.normalizeInput = true
         let imputer = try Imputer(query: t.spatial, reference: t.reference, settings: settings)
         func means(_ set: SequenceSet, scale: [Float]?) -> [Double] {
             var sum = [Double](repeating: 0, count: imputer.vocabulary.count)

@@ -30,10 +30,11 @@ public struct ImputationSettings: Sendable, Equatable {
     /// loss still on raw counts): query and reference of very different depth (osmFISH ~190 counts on 33
     /// genes, Smart-seq ~5,000) then enter the encoder alike. CellPLM feeds raw counts (false).
     public var normalizeInput = false
-    /// Harmonise the model's input across platforms (implies `normalizeInput`): each query panel gene is
-    /// scaled by the ratio of its mean library-normalised expression in the reference to that in the query, so
-    /// both datasets enter the encoder with the same per-gene means (a platform's per-gene capture differs;
-    /// SpaGE z-scores each dataset's genes for the same reason). The loss keeps the raw counts.
+    /// Harmonise the model's input across platforms: each query panel gene is scaled by the ratio of its mean
+    /// expression in the reference to that in the query (of library-normalised values with `normalizeInput`,
+    /// else of counts), so both datasets enter the encoder with the same per-gene means (a platform's
+    /// per-gene capture differs; SpaGE z-scores each dataset's genes for the same reason). The loss keeps the
+    /// raw counts. Off by default: it lowered Pearson on the development pair.
     public var harmonizeInput = false
     /// How predictions are read from the fine-tuned model.
     public enum Transfer: String, Sendable, CaseIterable {
@@ -115,7 +116,8 @@ public final class Imputer {
         hiddenFromReference = settings.hideMissingFromReference
             ? (reference.sequences.first?.measured ?? []).filter { !panelSet.contains($0) } : []
         queryGeneScale = settings.harmonizeInput
-            ? Imputer.harmonizingScale(query: query, reference: reference, panel: panel, genes: vocabulary.count) : nil
+            ? Imputer.harmonizingScale(query: query, reference: reference, panel: panel, genes: vocabulary.count,
+                                       libraryNormalized: settings.normalizeInput) : nil
 
         var options = TrainingOptions()
         options.learningRate = settings.learningRate
@@ -173,11 +175,12 @@ public final class Imputer {
                                           geneScale: isRef ? nil : queryGeneScale)
     }
 
-    var normalizesInput: Bool { settings.normalizeInput || settings.harmonizeInput }
+    var normalizesInput: Bool { settings.normalizeInput }
 
-    /// Per-gene query input factors: mean over reference cells of 1e4·x_g / (panel total) divided by the same
-    /// mean over query cells, for each panel gene both express (1 elsewhere).
-    static func harmonizingScale(query: SequenceSet, reference: SequenceSet, panel: [Int32], genes: Int) -> [Float] {
+    /// Per-gene query input factors: the reference's mean of x_g (of 1e4·x_g / panel total when
+    /// `libraryNormalized`) divided by the same mean over query cells, for each panel gene both express (1
+    /// elsewhere).
+    static func harmonizingScale(query: SequenceSet, reference: SequenceSet, panel: [Int32], genes: Int, libraryNormalized: Bool) -> [Float] {
         var inPanel = [Bool](repeating: false, count: genes)
         for g in panel { inPanel[Int(g)] = true }
         func means(_ set: SequenceSet) -> [Double] {
@@ -190,7 +193,8 @@ public final class Imputer {
                     for z in r where inPanel[Int(seq.counts.indices[z])] { total += Double(seq.counts.values[z]) }
                     guard total > 0 else { continue }
                     cells += 1
-                    for z in r where inPanel[Int(seq.counts.indices[z])] { sum[Int(seq.counts.indices[z])] += 1e4 * Double(seq.counts.values[z]) / total }
+                    let f = libraryNormalized ? 1e4 / total : 1
+                    for z in r where inPanel[Int(seq.counts.indices[z])] { sum[Int(seq.counts.indices[z])] += f * Double(seq.counts.values[z]) }
                 }
             }
             return sum.map { cells > 0 ? $0 / Double(cells) : 0 }
