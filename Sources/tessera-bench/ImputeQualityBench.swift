@@ -52,6 +52,8 @@ public enum ImputeQuality {
         public var seqfish = true, osmfish = true, simulated = false
         /// Platform capture spread of the development pair (osmFISH pair: 2.2).
         public var developmentCaptureLogSD = 2.2
+        /// Marker log fold change of the development pair (the simulator's default, 2).
+        public var developmentMarkerLogFC = 2.0
         /// Also run kNN and SpaGE-style on the development pair.
         public var simulatedPeers = false
         public var seed: UInt64 = 0
@@ -177,6 +179,7 @@ public enum ImputeQuality {
         c.meanLibrarySize = 170
         c.referenceLibrarySize = 1_700
         c.captureLogSD = o.developmentCaptureLogSD
+        c.markerLogFoldChange = o.developmentMarkerLogFC
         c.markerGenesPerType = 2
         let tissue = TissueSimulator.simulate(c)
         let t0 = Date()
@@ -261,6 +264,7 @@ struct ImputeQualityBench: ParsableCommand {
     @Option(help: "Pairs to run: seqfish, osmfish, simulated (the development pair) (comma-separated).") var pairs = "seqfish,osmfish"
     @Option(help: "Seed (held-out genes, folds, model).") var seed: UInt64 = 0
     @Option(help: "Development pair: sd of the spatial platform's per-gene log capture (the osmFISH pair shows 2.2).") var captureLogSd = 2.2
+    @Option(help: "Development pair: marker genes' log fold change.") var markerLogFc = 2.0
     @Option(help: "Python of the peer venv.") var python = FileManager.default.currentDirectoryPath + "/.venv-bench/bin/python"
 
     func run() throws {
@@ -272,6 +276,7 @@ struct ImputeQualityBench: ParsableCommand {
         o.transfer = t
         o.neighbours = neighbours
         o.developmentCaptureLogSD = captureLogSd
+        o.developmentMarkerLogFC = markerLogFc
         o.simulated = pairs.contains("simulated")
         o.simulatedPeers = pairs.contains("simulated+peers")
         o.seqfish = pairs.contains("seqfish"); o.osmfish = pairs.contains("osmfish")
