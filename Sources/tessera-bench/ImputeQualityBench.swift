@@ -24,9 +24,10 @@ import Workflows
 /// counts (the truth's total is not known to a method).
 /// Hyper-parameters are not tuned on these genes: ours uses the workflow's defaults (preset tiny, 3,000 steps,
 /// lr 1e-3, 100 warm-up steps, decoder transfer), which were chosen on the simulated development pair
-/// (`--pairs simulated`, calibrated to the osmFISH pair's platform gap; see `simulatedPair`). On seqFISH, whose values are normalised per cell (totals
-/// vary by 2 %), per-cell vs global rescaling is chosen on validation genes (another stratified draw, seed + 1,
-/// from the query with the test genes removed); on osmFISH (counts) per-cell rescaling is used as in CellPLM.
+/// (`--pairs simulated`, calibrated to the osmFISH pair's platform gap; see `simulatedPair`). On seqFISH, whose
+/// values are normalised per cell (totals vary by 2 %), per-cell vs global rescaling is chosen on validation
+/// genes (another stratified draw, seed + 1, from the query with the test genes removed); on osmFISH (counts)
+/// per-cell rescaling is used as in CellPLM.
 public enum ImputeQuality {
     public struct Options: Sendable {
         public var quick = false
@@ -47,8 +48,7 @@ public enum ImputeQuality {
         /// How predictions are read: the decoder, or latent-space neighbours among reference cells.
         public var transfer = ImputationSettings.Transfer.decoder
         public var neighbours = 50
-        /// Which pairs to run (`simulated`: the development pair on which settings are chosen, never scored
-        /// against the peers).
+        /// Which pairs to run (`simulated`: the development pair on which settings are chosen).
         public var seqfish = true, osmfish = true, simulated = false
         /// Platform capture spread of the development pair (osmFISH pair: 2.2).
         public var developmentCaptureLogSD = 2.2
@@ -77,7 +77,7 @@ public enum ImputeQuality {
         settings.transferNeighbours = o.neighbours
         let peers = o.skipTangram ? "knn20,spage" : "knn20,spage,tangram"
         say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate)\(o.normalizeInput ? ", library-normalised input" : "")\(o.harmonizeInput ? ", harmonised input" : ""), transfer \(o.transfer.rawValue)\(o.transfer == .neighbours ? " (k \(o.neighbours))" : ""), load \(loadAverage())")
-        if o.simulated { try simulatedPair(o, settings, say) }
+        if o.simulated { try simulatedPair(sharedData, o, settings, say) }
         if o.seqfish { try seqfishPair(sharedData, o, settings, steps, peers, say) }
         if o.osmfish { try osmfishPair(sharedData, o, settings, peers, say) }
         if o.skipTangram { say("(Tangram skipped: --skip-tangram)") }
@@ -171,7 +171,7 @@ public enum ImputeQuality {
     /// with log-sd 2.2, the spread of log(reference mean / spatial mean) of library-normalised expression over
     /// the osmFISH pair's 33 genes), 10 held-out genes with known truth. Settings are compared here, not on
     /// the real pairs' test genes.
-    static func simulatedPair(_ o: Options, _ settings: ImputationSettings, _ say: (String) -> Void) throws {
+    static func simulatedPair(_ sharedData: URL, _ o: Options, _ settings: ImputationSettings, _ say: (String) -> Void) throws {
         var c = SimulationConfig(cells: 3_000, genes: 40, fovs: 1, cellTypes: 8, seed: 7 &+ o.seed)
         c.heldOutFraction = 0.25
         c.heldOutPoolFraction = 0.5
@@ -182,6 +182,9 @@ public enum ImputeQuality {
         c.markerLogFoldChange = o.developmentMarkerLogFC
         c.markerGenesPerType = 2
         let tissue = TissueSimulator.simulate(c)
+        let (sdRatio, cvSpatial, cvReference) = platformGap(spatial: tissue.spatialFull, reference: tissue.reference)
+        say(String(format: "development pair: sd of per-gene log(reference/spatial mean) %.2f, median per-gene CV spatial %.2f, reference %.2f (osmFISH pair: 2.21, 1.61, 6.61)",
+                   sdRatio, cvSpatial, cvReference))
         let t0 = Date()
         let (pred, _) = try fineTuneAndPredict(query: tissue.spatial, reference: tissue.reference, targets: tissue.heldOutGeneIndices, settings: settings)
         let full = tissue.spatialFull
@@ -198,10 +201,36 @@ public enum ImputeQuality {
         defer { try? FileManager.default.removeItem(at: dir) }
         try H5ADWriter.write(full, to: dir.appendingPathComponent("spatial.h5ad").path)
         try H5ADWriter.write(tissue.reference, to: dir.appendingPathComponent("reference.h5ad").path)
-        let peers = try runPeers(o, shared: URL(fileURLWithPath: "../shared/data"), pair: "custom",
+        let peers = try runPeers(o, shared: sharedData, pair: "custom",
                                  args: ["--spatial", dir.appendingPathComponent("spatial.h5ad").path, "--reference", dir.appendingPathComponent("reference.h5ad").path,
                                         "--heldout", tissue.heldOutGenes.joined(separator: ",")], methods: "knn20,spage")
         for (name, p, _) in peers { say(String(format: "  %@: Pearson mean %.4f, median %.4f, cosine %.4f", name, p.pearsonMean, p.pearsonMedian, p.cosineMean)) }
+    }
+
+    /// Statistics of a spatial/reference pair on their shared genes (library-normalised per cell): the sd over
+    /// genes of log(reference mean / spatial mean), and the median per-gene coefficient of variation of each.
+    static func platformGap(spatial: Dataset, reference: Dataset) -> (Double, Double, Double) {
+        let shared = spatial.geneSymbols.compactMap { g in reference.geneSymbols.firstIndex(of: g).map { (spatial.geneSymbols.firstIndex(of: g)!, $0) } }
+        func stats(_ d: Dataset, _ cols: [Int]) -> (mean: [Double], cv: [Double]) {
+            let x = d.denseColumns(cols)
+            var sum = [Double](repeating: 0, count: cols.count), sq = sum
+            var n = 0.0
+            for i in 0..<x.rows {
+                let total = (0..<x.cols).reduce(0.0) { $0 + Double(x[i, $1]) }
+                guard total > 0 else { continue }
+                n += 1
+                for j in 0..<x.cols { let v = Double(x[i, j]) / total; sum[j] += v; sq[j] += v * v }
+            }
+            let mean = sum.map { $0 / max(n, 1) }
+            let cv = mean.indices.map { j in mean[j] > 0 ? (max(0, sq[j] / max(n, 1) - mean[j] * mean[j])).squareRoot() / mean[j] : 0 }
+            return (mean, cv)
+        }
+        let s = stats(spatial, shared.map(\.0)), r = stats(reference, shared.map(\.1))
+        let ratios = shared.indices.filter { s.mean[$0] > 0 && r.mean[$0] > 0 }.map { Foundation.log(r.mean[$0] / s.mean[$0]) }
+        let m = ratios.reduce(0, +) / Double(max(1, ratios.count))
+        let sd = (ratios.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(1, ratios.count))).squareRoot()
+        func median(_ v: [Double]) -> Double { let o = v.sorted(); return o.isEmpty ? 0 : o[o.count / 2] }
+        return (sd, median(s.cv), median(r.cv))
     }
 
     /// Fine-tunes a fresh model on query + reference and predicts the target reference columns for the query's
@@ -258,10 +287,10 @@ struct ImputeQualityBench: ParsableCommand {
     @Option(help: "Cells per sequence for sections without FOVs (larger ones are tiled).") var maxCells = 2_000
     @Option(help: "Model preset (default: the workflow's).") var preset = ImputationSettings().preset
     @Flag(help: "Ablation: library-normalised model input (CellPLM feeds raw counts).") var normalizeInput = false
-    @Flag(help: "Per-gene input harmonisation of the query to the reference's gene means (implies --normalize-input).") var harmonizeInput = false
+    @Flag(help: "Per-gene input harmonisation of the query to the reference's gene means (of library-normalised values with --normalize-input).") var harmonizeInput = false
     @Option(help: "Prediction: decoder (NB means) or neighbours (latent-space neighbours among reference cells).") var transfer = "decoder"
     @Option(help: "Reference neighbours per query cell for --transfer neighbours.") var neighbours = 50
-    @Option(help: "Pairs to run: seqfish, osmfish, simulated (the development pair) (comma-separated).") var pairs = "seqfish,osmfish"
+    @Option(help: "Pairs to run, comma-separated: seqfish, osmfish, simulated (the development pair) or simulated+peers (with kNN and SpaGE-style).") var pairs = "seqfish,osmfish"
     @Option(help: "Seed (held-out genes, folds, model).") var seed: UInt64 = 0
     @Option(help: "Development pair: sd of the spatial platform's per-gene log capture (the osmFISH pair shows 2.2).") var captureLogSd = 2.2
     @Option(help: "Development pair: marker genes' log fold change.") var markerLogFc = 2.0

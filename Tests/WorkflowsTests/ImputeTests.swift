@@ -130,6 +130,15 @@ import Tensor
         for g in imputer.panel.prefix(40) where r[Int(g)] > 0 {
             #expect(abs(q[Int(g)] - r[Int(g)]) / r[Int(g)] < 1e-3, "gene \(imputer.vocabulary[Int(g)]): query \(q[Int(g)]) vs reference \(r[Int(g)])")
         }
+        // Without library normalisation the same factors (of count means) reach the model at inference too, as in
+        // training.
+        settings.normalizeInput = false
+        let raw = try Imputer(query: t.spatial, reference: t.reference, settings: settings)
+        let seq = raw.query.sequences[0], seen = raw.inferenceInput(seq)
+        let scale = try #require(raw.queryGeneScale)
+        #expect(scale.contains { abs($0 - 1) > 0.05 }, "the simulated platform has per-gene capture, so factors differ from 1")
+        let mismatched = (0..<seq.counts.nnz).filter { seen.counts.values[$0] != seq.counts.values[$0] * scale[Int(seq.counts.indices[$0])] }
+        #expect(mismatched.isEmpty, "\(mismatched.count) of \(seq.counts.nnz) inference inputs lack the gene factor")
     }
 
     /// Fine-tuning from a checkpoint takes its vocabulary and weights; a gene outside it cannot be predicted.

@@ -57,7 +57,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         s.perCellRescaling = try context.string("rescale") == "cell"
         s.normalizeInput = try context.bool("normalize_input")
         s.harmonizeInput = try context.bool("harmonize_input")
-        s.transfer = ImputationSettings.Transfer(rawValue: try context.string("transfer")) ?? .neighbours
+        s.transfer = ImputationSettings.Transfer(rawValue: try context.string("transfer")) ?? .decoder
         s.transferNeighbours = try context.int("transfer_neighbours")
         s.seed = context.seed
         s.checkpoint = context.has("checkpoint") ? try context.checkpointURL("checkpoint") : nil

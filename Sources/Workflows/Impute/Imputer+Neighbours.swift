@@ -6,8 +6,9 @@ import Tensor
 /// and reference cells are embedded from the same genes (the query's panel; the reference's other genes are
 /// zeroed in its input), and each query cell takes the mean library-normalised target values of its nearest
 /// reference cells, scaled to its own observed panel library (or, without per-cell rescaling, to the mean
-/// one). Values from measured reference cells rather than decoded means keep each gene's cell-to-cell
-/// contrast, which an NB decoder trained on few cells smooths towards the mean profile.
+/// one). The idea: values of measured reference cells keep each gene's cell-to-cell contrast, which an NB
+/// decoder trained on few cells may smooth towards the mean profile. Measured, it did not beat the decoder
+/// (README, imputation), so it is an option, not the default.
 extension Imputer {
     func predictFromNeighbours(vocabulary cols: [Int], perCellRescaling: Bool?) throws -> (values: Matrix, panelLibrary: [Double]) {
         var inPanel = [Bool](repeating: false, count: vocabulary.count)
@@ -22,7 +23,7 @@ extension Imputer {
         var dim = 0
         for seq in reference.sequences {
             var input = seq
-            let scale = normalizesInput ? inputScale(seq) : nil
+            let scale = settings.normalizeInput ? inputScale(seq) : nil
             for r in 0..<seq.cells {
                 for z in seq.counts.indptr[r]..<seq.counts.indptr[r + 1] {
                     if !inPanel[Int(seq.counts.indices[z])] { input.counts.values[z] = 0 }
@@ -49,7 +50,7 @@ extension Imputer {
             }
         }
         guard refCells > 0 else {
-            throw WorkflowError.badInput(role: "reference", file: "?", message: "no reference cell has counts on the query's panel genes, so no cell can be matched; use a reference that measures the panel")
+            throw WorkflowError.badInput(role: "reference", file: "(the reference dataset)", message: "no reference cell has counts on the query's panel genes, so no cell can be matched; use a reference that measures the panel")
         }
         let k = min(max(1, settings.transferNeighbours), refCells)
         let T = cols.count

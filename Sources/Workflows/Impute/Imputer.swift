@@ -171,11 +171,9 @@ public final class Imputer {
     public func train(step: Int) throws -> StepLoss {
         let (seq, isRef) = sequence(step: step)
         return try trainer.imputationStep(seq, hiddenInput: isRef ? hiddenFromReference : [],
-                                          inputScale: normalizesInput ? inputScale(seq) : nil,
+                                          inputScale: settings.normalizeInput ? inputScale(seq) : nil,
                                           geneScale: isRef ? nil : queryGeneScale)
     }
-
-    var normalizesInput: Bool { settings.normalizeInput }
 
     /// Per-gene query input factors: the reference's mean of x_g (of 1e4·x_g / panel total when
     /// `libraryNormalized`) divided by the same mean over query cells, for each panel gene both express (1
@@ -208,12 +206,11 @@ public final class Imputer {
     func inferenceInput(_ seq: CellSequence) -> CellSequence {
         var input = seq
         if settings.decodeAsReference, let referenceLabel { input.dataset = [Int32](repeating: referenceLabel, count: seq.cells) }
-        if normalizesInput {
-            let f = inputScale(seq)
-            for r in 0..<seq.cells {
-                for z in seq.counts.indptr[r]..<seq.counts.indptr[r + 1] {
-                    input.counts.values[z] *= f[r] * (queryGeneScale?[Int(seq.counts.indices[z])] ?? 1)
-                }
+        let f = settings.normalizeInput ? inputScale(seq) : nil
+        guard f != nil || queryGeneScale != nil else { return input }
+        for r in 0..<seq.cells {
+            for z in seq.counts.indptr[r]..<seq.counts.indptr[r + 1] {
+                input.counts.values[z] *= (f?[r] ?? 1) * (queryGeneScale?[Int(seq.counts.indices[z])] ?? 1)
             }
         }
         return input
