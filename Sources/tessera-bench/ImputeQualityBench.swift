@@ -54,6 +54,8 @@ public enum ImputeQuality {
         public var developmentCaptureLogSD = 2.2
         /// Marker log fold change of the development pair (the simulator's default, 2).
         public var developmentMarkerLogFC = 2.0
+        /// Factor on the development reference's NB θ (< 1: noisier than the spatial side).
+        public var developmentReferenceThetaScale = 1.0
         /// Also run kNN and SpaGE-style on the development pair.
         public var simulatedPeers = false
         public var seed: UInt64 = 0
@@ -180,6 +182,7 @@ public enum ImputeQuality {
         c.referenceLibrarySize = 1_700
         c.captureLogSD = o.developmentCaptureLogSD
         c.markerLogFoldChange = o.developmentMarkerLogFC
+        c.referenceThetaScale = o.developmentReferenceThetaScale
         c.markerGenesPerType = 2
         let tissue = TissueSimulator.simulate(c)
         let (sdRatio, cvSpatial, cvReference) = platformGap(spatial: tissue.spatialFull, reference: tissue.reference)
@@ -294,6 +297,7 @@ struct ImputeQualityBench: ParsableCommand {
     @Option(help: "Seed (held-out genes, folds, model).") var seed: UInt64 = 0
     @Option(help: "Development pair: sd of the spatial platform's per-gene log capture (the osmFISH pair shows 2.2).") var captureLogSd = 2.2
     @Option(help: "Development pair: marker genes' log fold change.") var markerLogFc = 2.0
+    @Option(help: "Development pair: factor on the reference's NB θ (below 1: a noisier reference).") var referenceThetaScale = 1.0
     @Option(help: "Python of the peer venv.") var python = FileManager.default.currentDirectoryPath + "/.venv-bench/bin/python"
 
     func run() throws {
@@ -306,6 +310,7 @@ struct ImputeQualityBench: ParsableCommand {
         o.neighbours = neighbours
         o.developmentCaptureLogSD = captureLogSd
         o.developmentMarkerLogFC = markerLogFc
+        o.developmentReferenceThetaScale = referenceThetaScale
         o.simulated = pairs.contains("simulated")
         o.simulatedPeers = pairs.contains("simulated+peers")
         o.seqfish = pairs.contains("seqfish"); o.osmfish = pairs.contains("osmfish")

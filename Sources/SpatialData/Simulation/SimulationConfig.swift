@@ -72,6 +72,9 @@ public struct SimulationConfig: Sendable, Equatable, Codable {
     public var referenceBatchEffectSD: Double = 0.3
     /// Concentration of the symmetric Dirichlet that draws the reference's type proportions.
     public var referenceCompositionConcentration: Double = 5
+    /// Factor on every gene's NB θ in the reference only (< 1: a noisier platform, e.g. plate-based scRNA-seq
+    /// with its dropouts on a marker panel; 1 = the spatial data's dispersion).
+    public var referenceThetaScale: Double = 1
 
     /// Seed of every random stream. Same seed and config → identical datasets.
     public var seed: UInt64 = 0

@@ -249,7 +249,7 @@ public enum TissueSimulator {
             for k in 0..<K { for g in 0..<G { r[k * G + g] = p.typeProfile[k * G + g] * donorFactors[d][g] * c.referenceLibrarySize } }
             return r
         }
-        let theta = p.theta
+        let theta = p.theta.map { $0 * c.referenceThetaScale }
         let sizeSD = c.referenceLibrarySizeLogSD
         let blockCount = (N + blockSize - 1) / blockSize
         let blocks = ParallelSlots<(CSRPiece, [Int32], [Int32])>.run(blockCount) { b in
