@@ -135,7 +135,7 @@ public enum ImputeQuality {
         say("\nosmFISH + Allen: \(os.cellCount) spatial × \(os.geneCount) genes, \(al.cellCount) reference cells; ours: \(folds) gene folds (\(os.geneCount - (os.geneCount + folds - 1) / folds)+ genes visible per fine-tune), peers: leave-one-gene-out (32 visible)")
         settings.perCellRescaling = true   // counts: CellPLM's per-cell rescaling (every gene is a test gene here, nothing to validate on)
         var cPred = Matrix(rows: os.cellCount, cols: os.geneCount)
-        let allLibrary = os.cellTotals
+        let allLibrary = os.counts.rowSums()
         var predLibrary = [Double](repeating: 0, count: os.cellCount)
         var t0 = Date()
         for f in 0..<folds {
@@ -151,7 +151,7 @@ public enum ImputeQuality {
             var s = settings
             s.seed = o.seed &+ UInt64(f)
             let (p, _) = try fineTuneAndPredict(query: visible, reference: al, targets: refCols, settings: s)
-            let visLib = visible.cellTotals
+            let visLib = visible.counts.rowSums()
             for i in 0..<os.cellCount {
                 var sum = 0.0
                 for (t, j) in held.enumerated() { let v = p[i, t]; cPred.data[i * os.geneCount + j] = v; sum += Double(v) }
@@ -192,10 +192,10 @@ public enum ImputeQuality {
         let (pred, _) = try fineTuneAndPredict(query: tissue.spatial, reference: tissue.reference, targets: tissue.heldOutGeneIndices, settings: settings)
         let full = tissue.spatialFull
         let truth = full.denseColumns(tissue.heldOutGeneIndices)
-        var predLibrary = tissue.spatial.cellTotals
+        var predLibrary = tissue.spatial.counts.rowSums()
         for i in 0..<predLibrary.count { for t in 0..<tissue.heldOutGeneIndices.count { predLibrary[i] += Double(pred[i, t]) } }
         let m = ImputationMetrics.score(genes: tissue.heldOutGenes, truth: truth, prediction: pred,
-                                        truthLibrary: full.cellTotals, predictionLibrary: predLibrary)
+                                        truthLibrary: full.counts.rowSums(), predictionLibrary: predLibrary)
         say(String(format: "simulated development pair (%d cells, %d-gene panel, %d held out): ours Pearson mean %.4f, median %.4f, cosine %.4f (%.0f s)",
                    c.cells, tissue.panelGeneIndices.count, tissue.heldOutGenes.count, m.pearsonMean, m.pearsonMedian, m.cosineMean, Date().timeIntervalSince(t0)))
         guard o.simulatedPeers else { return }

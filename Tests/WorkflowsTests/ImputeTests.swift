@@ -56,7 +56,7 @@ import Tensor
         for s in 0..<300 { try imputer.train(step: s) }
         let pred = try imputer.predict(genes: plan.targetGenes)
         let truth = t.spatial.denseColumns(plan.heldOutQueryColumns)
-        let lib = plan.visibleQuery.cellTotals
+        let lib = plan.visibleQuery.counts.rowSums()
         let ours = ImputationMetrics.score(genes: plan.targetGenes, truth: truth, prediction: pred.values, truthLibrary: lib, predictionLibrary: lib)
         let base = ImputationMetrics.score(genes: plan.targetGenes, truth: truth,
                                            prediction: MeanProfileBaseline.predict(query: plan.visibleQuery, reference: t.reference,
@@ -89,7 +89,7 @@ import Tensor
             cells += 1
             for (k, c) in plan.targetReferenceColumns.enumerated() { profile[k] += Double(ref[r, c]) / total }
         }
-        let library = plan.visibleQuery.cellTotals
+        let library = plan.visibleQuery.counts.rowSums()
         var worst = 0.0
         for i in 0..<plan.visibleQuery.cellCount {
             for k in profile.indices {

@@ -144,6 +144,7 @@ import Tensor
     /// spec: they must not drift apart).
     @Test func specDefaultsAreTheSettingsDefaults() throws {
         let f = try WorkflowTestSupport.job("impute", inputs: [:], parameters: [:], seed: 0)
+        defer { try? FileManager.default.removeItem(at: f.url) }
         let spec = try WorkflowTestSupport.catalog().spec(named: "impute")
         let ctx = WorkflowContext(folder: f, spec: try f.readSpec(), parameters: try spec.resolve(parameters: [:]),
                                   events: try JobEventWriter(folder: f), cancelled: { false })

@@ -123,7 +123,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         var uns: [(name: String, value: H5ADExtras.UnsValue)] = []
         if plan.mode == .evaluation, let sel = plan.selection {
             let truth = query.denseColumns(plan.heldOutQueryColumns)
-            let library = plan.visibleQuery.cellTotals
+            let library = plan.visibleQuery.counts.rowSums()
             let ours = ImputationMetrics.score(genes: plan.targetGenes, truth: truth, prediction: predicted.values,
                                                truthLibrary: library, predictionLibrary: library)
             let base = ImputationMetrics.score(genes: plan.targetGenes, truth: truth,

@@ -11,8 +11,6 @@ import Tensor
 /// (README, imputation), so it is an option, not the default.
 extension Imputer {
     func predictFromNeighbours(vocabulary cols: [Int], perCellRescaling: Bool?) throws -> (values: Matrix, panelLibrary: [Double]) {
-        var inPanel = [Bool](repeating: false, count: vocabulary.count)
-        for g in panel { inPanel[Int(g)] = true }
         var targetIndex = [Int](repeating: -1, count: vocabulary.count)
         for (t, g) in cols.enumerated() { targetIndex[g] = t }
 
@@ -32,14 +30,9 @@ extension Imputer {
             }
             let e = try model.embed(input)
             dim = e.cols
-            for i in 0..<seq.cells {
-                var total: Float = 0
-                var row = [Float](repeating: 0, count: cols.count)
-                for z in seq.counts.indptr[i]..<seq.counts.indptr[i + 1] {
-                    let g = Int(seq.counts.indices[z])
-                    if inPanel[g] { total += seq.counts.values[z] }
-                }
+            for (i, total) in Imputer.panelTotals(seq, inPanel).enumerated() {
                 guard total > 0 else { continue }   // a cell without panel counts has no place in the panel's space
+                var row = [Float](repeating: 0, count: cols.count)
                 for z in seq.counts.indptr[i]..<seq.counts.indptr[i + 1] {
                     let t = targetIndex[Int(seq.counts.indices[z])]
                     if t >= 0 { row[t] = seq.counts.values[z] / total }

@@ -79,6 +79,8 @@ public final class Imputer {
     public let reference: SequenceSet
     /// Vocabulary indices of the query's panel genes that the model sees.
     public let panel: [Int32]
+    /// `panel` as a vocabulary-length mask.
+    let inPanel: [Bool]
     /// Vocabulary indices hidden from the reference's input (genes the query lacks), when enabled.
     public let hiddenFromReference: [Int32]
     /// The dataset label the reference was given (nil: no dataset embedding, e.g. a pretrained checkpoint's).
@@ -112,12 +114,13 @@ public final class Imputer {
         referenceLabel = labels.1
         queryCells = q.cellCount
         panel = query.sequences.first?.measured ?? []
-        let panelSet = Set(panel)
+        var mask = [Bool](repeating: false, count: vocabulary.count)
+        for g in panel { mask[Int(g)] = true }
+        inPanel = mask
         hiddenFromReference = settings.hideMissingFromReference
-            ? (reference.sequences.first?.measured ?? []).filter { !panelSet.contains($0) } : []
+            ? (reference.sequences.first?.measured ?? []).filter { !mask[Int($0)] } : []
         queryGeneScale = settings.harmonizeInput
-            ? Imputer.harmonizingScale(query: query, reference: reference, panel: panel, genes: vocabulary.count,
-                                       libraryNormalized: settings.normalizeInput) : nil
+            ? Imputer.harmonizingScale(query: query, reference: reference, inPanel: mask, libraryNormalized: settings.normalizeInput) : nil
 
         var options = TrainingOptions()
         options.learningRate = settings.learningRate
@@ -178,27 +181,33 @@ public final class Imputer {
     /// Per-gene query input factors: the reference's mean of x_g (of 1e4·x_g / panel total when
     /// `libraryNormalized`) divided by the same mean over query cells, for each panel gene both express (1
     /// elsewhere).
-    static func harmonizingScale(query: SequenceSet, reference: SequenceSet, panel: [Int32], genes: Int, libraryNormalized: Bool) -> [Float] {
-        var inPanel = [Bool](repeating: false, count: genes)
-        for g in panel { inPanel[Int(g)] = true }
+    static func harmonizingScale(query: SequenceSet, reference: SequenceSet, inPanel: [Bool], libraryNormalized: Bool) -> [Float] {
+        let genes = inPanel.count
         func means(_ set: SequenceSet) -> [Double] {
             var sum = [Double](repeating: 0, count: genes)
             var cells = 0
             for seq in set.sequences {
-                for i in 0..<seq.cells {
-                    let r = seq.counts.indptr[i]..<seq.counts.indptr[i + 1]
-                    var total = 0.0
-                    for z in r where inPanel[Int(seq.counts.indices[z])] { total += Double(seq.counts.values[z]) }
-                    guard total > 0 else { continue }
+                for (i, total) in panelTotals(seq, inPanel).enumerated() where total > 0 {
                     cells += 1
-                    let f = libraryNormalized ? 1e4 / total : 1
-                    for z in r where inPanel[Int(seq.counts.indices[z])] { sum[Int(seq.counts.indices[z])] += f * Double(seq.counts.values[z]) }
+                    let f = libraryNormalized ? 1e4 / Double(total) : 1
+                    for z in seq.counts.indptr[i]..<seq.counts.indptr[i + 1] where inPanel[Int(seq.counts.indices[z])] {
+                        sum[Int(seq.counts.indices[z])] += f * Double(seq.counts.values[z])
+                    }
                 }
             }
             return sum.map { cells > 0 ? $0 / Double(cells) : 0 }
         }
         let q = means(query), r = means(reference)
         return (0..<genes).map { g in inPanel[g] && q[g] > 0 && r[g] > 0 ? Float(r[g] / q[g]) : 1 }
+    }
+
+    /// Each cell's total over the genes `inPanel` marks.
+    static func panelTotals(_ seq: CellSequence, _ inPanel: [Bool]) -> [Float] {
+        (0..<seq.cells).map { i in
+            var total: Float = 0
+            for z in seq.counts.indptr[i]..<seq.counts.indptr[i + 1] where inPanel[Int(seq.counts.indices[z])] { total += seq.counts.values[z] }
+            return total
+        }
     }
 
     /// The query sequence as the model sees it at inference: per-cell and per-gene input factors applied,
@@ -219,13 +228,7 @@ public final class Imputer {
     /// Per-cell input factors 1e4 / (the cell's total over the query's panel genes), 1 for a cell without
     /// panel counts.
     func inputScale(_ seq: CellSequence) -> [Float] {
-        var inPanel = [Bool](repeating: false, count: vocabulary.count)
-        for g in panel { inPanel[Int(g)] = true }
-        return (0..<seq.cells).map { i in
-            var total: Float = 0
-            for z in seq.counts.indptr[i]..<seq.counts.indptr[i + 1] where inPanel[Int(seq.counts.indices[z])] { total += seq.counts.values[z] }
-            return total > 0 ? 1e4 / total : 1
-        }
+        Imputer.panelTotals(seq, inPanel).map { $0 > 0 ? 1e4 / $0 : 1 }
     }
 
     /// Vocabulary index of each gene name (GeneHarmonizer's key), nil when the model does not know it.
