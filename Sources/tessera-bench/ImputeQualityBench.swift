@@ -311,6 +311,8 @@ struct ImputeQualityBench: ParsableCommand {
         o.developmentCaptureLogSD = captureLogSd
         o.developmentMarkerLogFC = markerLogFc
         o.developmentReferenceThetaScale = referenceThetaScale
+        let unknown = pairs.split(separator: ",").filter { !["seqfish", "osmfish", "simulated", "simulated+peers"].contains(String($0)) }
+        guard unknown.isEmpty else { throw ValidationError("--pairs lists \(unknown.joined(separator: ",")); use seqfish, osmfish, simulated or simulated+peers") }
         o.simulated = pairs.contains("simulated")
         o.simulatedPeers = pairs.contains("simulated+peers")
         o.seqfish = pairs.contains("seqfish"); o.osmfish = pairs.contains("osmfish")
