@@ -45,6 +45,8 @@ public enum ImputeQuality {
         public var normalizeInput = false
         /// Per-gene input harmonisation across platforms (`ImputationSettings.harmonizeInput`).
         public var harmonizeInput = false
+        /// Models per prediction, each from its own seed, predictions averaged.
+        public var ensemble = ImputationSettings().ensemble
         /// How predictions are read: the decoder, or latent-space neighbours among reference cells.
         public var transfer = ImputationSettings.Transfer.decoder
         public var neighbours = 50
@@ -56,6 +58,8 @@ public enum ImputeQuality {
         public var developmentMarkerLogFC = 2.0
         /// Factor on the development reference's NB θ (< 1: noisier than the spatial side).
         public var developmentReferenceThetaScale = 1.0
+        /// Spill-over / ambient fraction of the development pair's spatial counts (`SimulationConfig.spatialAmbientFraction`).
+        public var developmentAmbient = 0.0
         /// Also run kNN and SpaGE-style on the development pair.
         public var simulatedPeers = false
         public var seed: UInt64 = 0
@@ -76,9 +80,10 @@ public enum ImputeQuality {
         settings.normalizeInput = o.normalizeInput
         settings.harmonizeInput = o.harmonizeInput
         settings.transfer = o.transfer
+        settings.ensemble = o.ensemble
         settings.transferNeighbours = o.neighbours
         let peers = o.skipTangram ? "knn20,spage" : "knn20,spage,tangram"
-        say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate)\(o.normalizeInput ? ", library-normalised input" : "")\(o.harmonizeInput ? ", harmonised input" : ""), transfer \(o.transfer.rawValue)\(o.transfer == .neighbours ? " (k \(o.neighbours))" : ""), load \(loadAverage())")
+        say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate)\(o.normalizeInput ? ", library-normalised input" : "")\(o.harmonizeInput ? ", harmonised input" : "")\(o.ensemble > 1 ? ", ensemble of \(o.ensemble)" : ""), transfer \(o.transfer.rawValue)\(o.transfer == .neighbours ? " (k \(o.neighbours))" : ""), load \(loadAverage())")
         if o.simulated { try simulatedPair(sharedData, o, settings, say) }
         if o.seqfish { try seqfishPair(sharedData, o, settings, steps, peers, say) }
         if o.osmfish { try osmfishPair(sharedData, o, settings, peers, say) }
@@ -183,11 +188,12 @@ public enum ImputeQuality {
         c.captureLogSD = o.developmentCaptureLogSD
         c.markerLogFoldChange = o.developmentMarkerLogFC
         c.referenceThetaScale = o.developmentReferenceThetaScale
+        c.spatialAmbientFraction = o.developmentAmbient
         c.markerGenesPerType = 2
         let tissue = TissueSimulator.simulate(c)
         let (sdRatio, cvSpatial, cvReference) = platformGap(spatial: tissue.spatialFull, reference: tissue.reference)
-        say(String(format: "development pair: sd of per-gene log(reference/spatial mean) %.2f, median per-gene CV spatial %.2f, reference %.2f (osmFISH pair: 2.21, 1.61, 6.61)",
-                   sdRatio, cvSpatial, cvReference))
+        say(String(format: "development pair: sd of per-gene log(reference/spatial mean) %.2f, median per-gene CV spatial %.2f, reference %.2f, zeros spatial %.2f, reference %.2f (osmFISH pair: 2.21, 1.61, 6.61, 0.30, 0.76)",
+                   sdRatio, cvSpatial, cvReference, 1 - tissue.spatialFull.counts.density, 1 - tissue.reference.counts.density))
         let t0 = Date()
         let (pred, _) = try fineTuneAndPredict(query: tissue.spatial, reference: tissue.reference, targets: tissue.heldOutGeneIndices, settings: settings)
         let full = tissue.spatialFull
@@ -239,6 +245,17 @@ public enum ImputeQuality {
     /// Fine-tunes a fresh model on query + reference and predicts the target reference columns for the query's
     /// cells (count scale, rescaled per cell to the visible panel library).
     static func fineTuneAndPredict(query: Dataset, reference: Dataset, targets: [Int], settings: ImputationSettings) throws -> (Matrix, [Double]) {
+        if settings.ensemble > 1 {
+            var sum: Matrix? = nil, library: [Double] = []
+            for e in 0..<settings.ensemble {
+                var s = settings
+                s.seed = settings.memberSeed(e); s.ensemble = 1
+                let (p, lib) = try fineTuneAndPredict(query: query, reference: reference, targets: targets, settings: s)
+                if sum == nil { sum = p; library = lib } else { for j in 0..<p.data.count { sum!.data[j] += p.data[j] } }
+            }
+            for j in 0..<sum!.data.count { sum!.data[j] /= Float(settings.ensemble) }
+            return (sum!, library)
+        }
         let imputer = try Imputer(query: query, reference: reference, settings: settings)
         for s in 0..<settings.steps { try imputer.train(step: s) }
         let idx = imputer.vocabularyIndex(columns: targets, of: reference)
@@ -291,6 +308,7 @@ struct ImputeQualityBench: ParsableCommand {
     @Option(help: "Model preset (default: the workflow's).") var preset = ImputationSettings().preset
     @Flag(help: "Ablation: library-normalised model input (CellPLM feeds raw counts).") var normalizeInput = false
     @Flag(help: "Per-gene input harmonisation of the query to the reference's gene means (of library-normalised values with --normalize-input).") var harmonizeInput = false
+    @Option(help: "Models per prediction (seeds), predictions averaged (default: the workflow's).") var ensemble = ImputationSettings().ensemble
     @Option(help: "Prediction: decoder (NB means) or neighbours (latent-space neighbours among reference cells).") var transfer = "decoder"
     @Option(help: "Reference neighbours per query cell for --transfer neighbours.") var neighbours = 50
     @Option(help: "Pairs to run, comma-separated: seqfish, osmfish, simulated (the development pair) or simulated+peers (with kNN and SpaGE-style).") var pairs = "seqfish,osmfish"
@@ -298,6 +316,7 @@ struct ImputeQualityBench: ParsableCommand {
     @Option(help: "Development pair: sd of the spatial platform's per-gene log capture (the osmFISH pair shows 2.2).") var captureLogSd = 2.2
     @Option(help: "Development pair: marker genes' log fold change.") var markerLogFc = 2.0
     @Option(help: "Development pair: factor on the reference's NB θ (below 1: a noisier reference).") var referenceThetaScale = 1.0
+    @Option(help: "Development pair: fraction of the spatial counts from the average type profile (spill-over, ambient RNA).") var spatialAmbient = 0.0
     @Option(help: "Python of the peer venv.") var python = FileManager.default.currentDirectoryPath + "/.venv-bench/bin/python"
 
     func run() throws {
@@ -305,12 +324,14 @@ struct ImputeQualityBench: ParsableCommand {
         o.skipTangram = skipTangram; o.steps = steps; o.maxCellsPerSequence = maxCells; o.folds = folds; o.preset = preset; o.seed = seed; o.python = python
         o.normalizeInput = normalizeInput
         o.harmonizeInput = harmonizeInput
+        o.ensemble = max(1, ensemble)
         guard let t = ImputationSettings.Transfer(rawValue: transfer) else { throw ValidationError("--transfer must be decoder or neighbours, not '\(transfer)'") }
         o.transfer = t
         o.neighbours = neighbours
         o.developmentCaptureLogSD = captureLogSd
         o.developmentMarkerLogFC = markerLogFc
         o.developmentReferenceThetaScale = referenceThetaScale
+        o.developmentAmbient = spatialAmbient
         let unknown = pairs.split(separator: ",").filter { !["seqfish", "osmfish", "simulated", "simulated+peers"].contains(String($0)) }
         guard unknown.isEmpty else { throw ValidationError("--pairs lists \(unknown.joined(separator: ",")); use seqfish, osmfish, simulated or simulated+peers") }
         o.simulated = pairs.contains("simulated")

@@ -129,6 +129,28 @@ private func pearson(_ a: [Double], _ b: [Double]) -> Double {
         #expect(d.vars["is_marker"] == .bool((0..<d.geneCount).map { g in tiny.markerGenes.contains { $0.contains(g) } }))
     }
 
+    /// Spill-over / ambient counts blur the spatial side only: markers lose most of their contrast there
+    /// (a fraction a of the rates is the type average, so in-type / other-type ratios move towards 1), the
+    /// reference is untouched.
+    @Test func ambientFractionBlursOnlyTheSpatialSide() {
+        var c = SimulationConfig.tiny
+        c.spatialAmbientFraction = 0.6
+        let blurred = TissueSimulator.simulate(c)
+        #expect(blurred.reference.counts.values == tiny.reference.counts.values)
+        func medianMarkerRatio(_ t: SimulatedTissue) -> Double {
+            let d = t.spatialFull, type = codes(d, "cell_type")
+            var ratios: [Double] = []
+            for (k, markers) in t.markerGenes.enumerated() {
+                let inType = columnMeans(d.counts, rows: type.indices.filter { type[$0] == k })
+                let others = columnMeans(d.counts, rows: type.indices.filter { type[$0] != k })
+                ratios += markers.map { (inType[$0] + 0.01) / (others[$0] + 0.01) }
+            }
+            return ratios.sorted()[ratios.count / 2]
+        }
+        let sharp = medianMarkerRatio(tiny), blur = medianMarkerRatio(blurred)
+        #expect(blur > 1.2 && blur < 0.5 * sharp, "median marker ratio \(blur) with ambient 0.6, \(sharp) without")
+    }
+
     @Test func domainsAreLayeredAlongYWithinEachFOV() throws {
         let s = tiny.spatial
         let domain = codes(s, "domain"), type = codes(s, "cell_type"), ly = floats(s, "y_fov")

@@ -140,6 +140,36 @@ import Tensor
         for key in ["pearson_mean", "cosine_mean", "rmse_mean", "final_loss"] { #expect(a[key] == b[key], "\(key): \(String(describing: a[key])) vs \(String(describing: b[key]))") }
     }
 
+    /// An ensemble's imputed layer is the mean of its members' (each the single model its member seed trains),
+    /// members keep their own checkpoints, and a run cancelled part-way resumes to the uninterrupted numbers.
+    @Test func ensembleAveragesItsMembersAndResumes() throws {
+        let inp = try Self.inputs()
+        defer { try? FileManager.default.removeItem(at: inp.dir) }
+        let production: [String: JSONValue] = ["mode": .string("production")]
+        let ensemble = try Self.job(inp, production.merging(["ensemble": .number(2)]) { $1 })
+        let first = try Self.job(inp, production)
+        var settings = ImputationSettings(); settings.seed = 4
+        let second = try Self.job(inp, production, seed: settings.memberSeed(1))
+        for f in [ensemble, first, second] { #expect(try Self.run(f).status == .succeeded) }
+        func layer(_ f: JobFolder) throws -> [Float] {
+            let h = try H5File.open(f.artifacts.appendingPathComponent("result.h5ad").path, probe: false)
+            return try h.root.group("layers").group("imputed").dataset("data").readFloats()
+        }
+        let e = try layer(ensemble), a = try layer(first), b = try layer(second)
+        #expect(e.count == a.count && a.count == b.count && !e.isEmpty)
+        let worst = e.indices.map { abs(e[$0] - (a[$0] + b[$0]) / 2) / max(1e-3, abs(e[$0])) }.max() ?? 1
+        #expect(worst < 1e-4, "largest relative difference from the members' mean \(worst)")
+        #expect(a != b, "members from different seeds differ")
+        #expect(TrainingCheckpoints(ensemble, member: 1).latest()?.step == 12)
+        #expect(try Self.metrics(ensemble)["ensemble"] == .number(2))
+
+        let parts = try Self.job(inp, production.merging(["ensemble": .number(2)]) { $1 })
+        let stopped = try Self.run(parts, cancelAfter: 18)
+        #expect(stopped.status == .cancelled, "\(stopped)")
+        #expect(try Self.run(parts).status == .succeeded)
+        #expect(try layer(parts) == e, "the resumed ensemble ends with the uninterrupted one's values")
+    }
+
     /// The spec's defaults are `ImputationSettings()`'s (the benches build settings directly, the queue from the
     /// spec: they must not drift apart).
     @Test func specDefaultsAreTheSettingsDefaults() throws {

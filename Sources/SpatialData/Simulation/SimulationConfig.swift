@@ -75,6 +75,11 @@ public struct SimulationConfig: Sendable, Equatable, Codable {
     /// Factor on every gene's NB θ in the reference only (< 1: a noisier platform, e.g. plate-based scRNA-seq
     /// with its dropouts on a marker panel; 1 = the spatial data's dispersion).
     public var referenceThetaScale: Double = 1
+    /// Fraction of each spatial cell's expected counts that comes from the average of the type profiles
+    /// instead of its own type: segmentation spill-over from neighbouring cells and ambient RNA, which give
+    /// FISH cells counts of genes their type does not express (osmFISH: 30 % zeros against the reference's
+    /// 76 %). 0 = none; the reference is never contaminated.
+    public var spatialAmbientFraction: Double = 0
 
     /// Seed of every random stream. Same seed and config → identical datasets.
     public var seed: UInt64 = 0

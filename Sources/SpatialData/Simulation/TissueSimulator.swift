@@ -149,6 +149,15 @@ public enum TissueSimulator {
         let rates: [[Double]] = (0..<B).map { b in
             var r = [Double](repeating: 0, count: K * G)
             for k in 0..<K { for g in 0..<G { r[k * G + g] = p.typeProfile[k * G + g] * capture[g] * batchFactors[b][g] * c.meanLibrarySize / norm } }
+            let a = c.spatialAmbientFraction
+            guard a > 0 else { return r }
+            // Spill-over / ambient: mix each type's rates with the average over types (totals are preserved).
+            for g in 0..<G {
+                var avg = 0.0
+                for k in 0..<K { avg += r[k * G + g] }
+                avg /= Double(K)
+                for k in 0..<K { r[k * G + g] = (1 - a) * r[k * G + g] + a * avg }
+            }
             return r
         }
         let panelColumn: [Int32] = {

@@ -60,6 +60,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         s.transfer = ImputationSettings.Transfer(rawValue: try context.string("transfer")) ?? .decoder
         s.transferNeighbours = try context.int("transfer_neighbours")
         s.seed = context.seed
+        s.ensemble = try context.int("ensemble")
         s.checkpoint = context.has("checkpoint") ? try context.checkpointURL("checkpoint") : nil
         return s
     }
@@ -73,58 +74,80 @@ public enum ImputeWorkflow: WorkflowImplementation {
         let query = try context.dataset("spatial"), reference = try context.dataset("reference")
         let plan = try plan(context)
         let settings = try settings(context)
-        let store = TrainingCheckpoints(context.folder)
-        var resume: Checkpoint?
-        var start = 0
-        if let last = store.latest() {
-            resume = try Checkpoint.read(last.url)
-            start = min(last.step, settings.steps)
-            context.emit(JobEvent(kind: .message, step: start, text: "resuming from \(last.url.lastPathComponent) at step \(start)"))
-        }
-        let imputer: Imputer
-        do { imputer = try Imputer(query: plan.visibleQuery, reference: reference, settings: settings, resume: resume) }
-        catch let e as CellLMError { throw WorkflowError.badInput(role: "spatial", file: context.spec.inputs["spatial"] ?? "spatial", message: e.description) }
-        if let resume, resume.genes != imputer.vocabulary {
-            throw WorkflowError.badInput(role: "spatial", file: store.latest()?.url.path ?? "checkpoints/",
-                message: "the checkpoint was saved for another gene vocabulary; the inputs changed since it was written; delete checkpoints/ to start over")
-        }
-        let targetVocab = imputer.vocabularyIndex(columns: plan.targetReferenceColumns, of: reference)
-        if let k = targetVocab.firstIndex(where: { $0 == nil }) {
-            throw WorkflowError.invalidParameter(name: plan.mode == .production && context.has("genes") ? "genes" : "checkpoint",
-                message: "gene '\(plan.targetGenes[k])' is not in the model's vocabulary (\(imputer.vocabulary.count) genes); a pretrained checkpoint can only impute genes it was trained on — drop the gene or train from scratch (no checkpoint)")
-        }
-        context.emit(JobEvent(kind: .progress, phase: "load", step: 1, total: 1,
-                              values: ["query_cells": Double(query.cellCount), "reference_cells": Double(reference.cellCount),
-                                       "vocabulary": Double(imputer.vocabulary.count), "targets": Double(plan.targetGenes.count)]))
-        lap("load")
-
         let every = try context.int("checkpoint_every")
         var lastLoss = Double.nan
-        try TrainingLoop(context, phase: "train", total: settings.steps, checkpointEvery: every)
-            .run(from: start, step: { s in
-                let loss = try imputer.train(step: s)
-                lastLoss = Double(loss.total)
-                return ["loss": Double(loss.total), "reconstruction": Double(loss.reconstruction),
-                        "lr": Double(imputer.trainer.schedule.rate(step: imputer.trainer.optimizer.t))]
-            }, save: { s in try store.save(imputer.checkpoint(), step: s, context: context) })
+        var predicted: (values: Matrix, panelLibrary: [Double])?
+        var parameters = 0, vocabularySize = 0
+        // One model per ensemble member, each from its own seed with its own checkpoints; a member whose last
+        // checkpoint is at the final step is only reloaded, so a resumed job picks up where it stopped.
+        for member in 0..<settings.ensemble {
+            var memberSettings = settings
+            memberSettings.seed = settings.memberSeed(member)
+            let store = TrainingCheckpoints(context.folder, member: member)
+            var resume: Checkpoint?
+            var start = 0
+            if let last = store.latest() {
+                resume = try Checkpoint.read(last.url)
+                start = min(last.step, settings.steps)
+                context.emit(JobEvent(kind: .message, step: start, text: "resuming\(settings.ensemble > 1 ? " member \(member + 1)" : "") from \(last.url.lastPathComponent) at step \(start)"))
+            }
+            let imputer: Imputer
+            do { imputer = try Imputer(query: plan.visibleQuery, reference: reference, settings: memberSettings, resume: resume) }
+            catch let e as CellLMError { throw WorkflowError.badInput(role: "spatial", file: context.spec.inputs["spatial"] ?? "spatial", message: e.description) }
+            if let resume, resume.genes != imputer.vocabulary {
+                throw WorkflowError.badInput(role: "spatial", file: store.latest()?.url.path ?? "checkpoints/",
+                    message: "the checkpoint was saved for another gene vocabulary; the inputs changed since it was written; delete checkpoints/ to start over")
+            }
+            let targetVocab = imputer.vocabularyIndex(columns: plan.targetReferenceColumns, of: reference)
+            if let k = targetVocab.firstIndex(where: { $0 == nil }) {
+                throw WorkflowError.invalidParameter(name: plan.mode == .production && context.has("genes") ? "genes" : "checkpoint",
+                    message: "gene '\(plan.targetGenes[k])' is not in the model's vocabulary (\(imputer.vocabulary.count) genes); a pretrained checkpoint can only impute genes it was trained on — drop the gene or train from scratch (no checkpoint)")
+            }
+            if member == 0 {
+                context.emit(JobEvent(kind: .progress, phase: "load", step: 1, total: 1,
+                                      values: ["query_cells": Double(query.cellCount), "reference_cells": Double(reference.cellCount),
+                                               "vocabulary": Double(imputer.vocabulary.count), "targets": Double(plan.targetGenes.count)]))
+                lap("load")
+            }
+            if settings.ensemble > 1 { context.emit(JobEvent(kind: .message, step: start, text: "ensemble member \(member + 1) of \(settings.ensemble)")) }
+            try TrainingLoop(context, phase: settings.ensemble > 1 ? "train \(member + 1)/\(settings.ensemble)" : "train",
+                             total: settings.steps, checkpointEvery: every)
+                .run(from: start, step: { s in
+                    let loss = try imputer.train(step: s)
+                    lastLoss = Double(loss.total)
+                    return ["loss": Double(loss.total), "reconstruction": Double(loss.reconstruction),
+                            "lr": Double(imputer.trainer.schedule.rate(step: imputer.trainer.optimizer.t))]
+                }, save: { s in try store.save(imputer.checkpoint(), step: s, context: context) })
+            try context.checkCancelled()
+            let p = try imputer.predict(vocabulary: targetVocab.map { $0! })
+            if var sum = predicted {
+                for j in 0..<sum.values.data.count { sum.values.data[j] += p.values.data[j] }
+                predicted = sum
+            } else {
+                predicted = p
+            }
+            parameters = imputer.model.params.count
+            vocabularySize = imputer.vocabulary.count
+        }
+        // The members' mean (each already rescaled to the cell's panel library, which they share).
+        var prediction = predicted!
+        if settings.ensemble > 1 { for j in 0..<prediction.values.data.count { prediction.values.data[j] /= Float(settings.ensemble) } }
         lap("train")
 
         try context.checkCancelled()
-        context.emit(JobEvent(kind: .progress, phase: "impute", step: 0, total: 1))
-        let predicted = try imputer.predict(vocabulary: targetVocab.map { $0! })
         context.emit(JobEvent(kind: .progress, phase: "impute", step: 1, total: 1))
         lap("impute")
 
         var metrics: [String: Double] = ["steps": Double(settings.steps), "targets": Double(plan.targetGenes.count),
                                          "query_cells": Double(query.cellCount), "reference_cells": Double(reference.cellCount),
-                                         "vocabulary": Double(imputer.vocabulary.count), "final_loss": lastLoss,
-                                         "parameters": Double(imputer.model.params.count)]
+                                         "vocabulary": Double(vocabularySize), "final_loss": lastLoss,
+                                         "parameters": Double(parameters), "ensemble": Double(settings.ensemble)]
         var details: [String: JSONValue] = ["genes": .array(plan.targetGenes.map { .string($0) })]
         var uns: [(name: String, value: H5ADExtras.UnsValue)] = []
         if plan.mode == .evaluation, let sel = plan.selection {
             let truth = query.denseColumns(plan.heldOutQueryColumns)
             let library = plan.visibleQuery.counts.rowSums()
-            let ours = ImputationMetrics.score(genes: plan.targetGenes, truth: truth, prediction: predicted.values,
+            let ours = ImputationMetrics.score(genes: plan.targetGenes, truth: truth, prediction: prediction.values,
                                                truthLibrary: library, predictionLibrary: library)
             let base = ImputationMetrics.score(genes: plan.targetGenes, truth: truth,
                                                prediction: MeanProfileBaseline.predict(query: plan.visibleQuery, reference: reference,
@@ -150,7 +173,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         try context.checkCancelled()
         context.emit(JobEvent(kind: .progress, phase: "write", step: 0, total: 1))
         var extras = H5ADExtras()
-        extras.layers = [.init(name: "imputed", genes: plan.targetGenes, values: predicted.values)]
+        extras.layers = [.init(name: "imputed", genes: plan.targetGenes, values: prediction.values)]
         extras.uns = uns
         extras.tessera = [("workflow", .string(name)), ("version", .string(context.spec.version)),
                           ("parameters", .string(context.parametersJSON())), ("mode", .string(plan.mode.rawValue))]

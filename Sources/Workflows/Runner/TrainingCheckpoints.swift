@@ -16,6 +16,14 @@ public struct TrainingCheckpoints: Sendable {
         directory = folder.checkpoints; self.keep = max(1, keep)
     }
 
+    /// Checkpoints of one of several models trained by a job (an ensemble member `index` ≥ 1 lives in
+    /// `checkpoints/member-<index+1>/`; member 0 in `checkpoints/` itself, as a single model does).
+    public init(_ folder: JobFolder, member index: Int, keep: Int = 2) {
+        directory = index == 0 ? folder.checkpoints
+            : folder.checkpoints.appendingPathComponent("member-\(index + 1)", isDirectory: true)
+        self.keep = max(1, keep)
+    }
+
     public func url(step: Int) -> URL { directory.appendingPathComponent(String(format: "step-%08d.tsr", step)) }
 
     /// Saved checkpoints, oldest first.
@@ -40,7 +48,8 @@ public struct TrainingCheckpoints: Sendable {
         c.progress["step"] = Double(step)
         let u = url(step: step)
         try c.write(to: u)
-        context.emit(JobEvent(kind: .checkpoint, step: step, path: "checkpoints/\(u.lastPathComponent)"))
+        let relative = u.path.hasPrefix(context.folder.url.path + "/") ? String(u.path.dropFirst(context.folder.url.path.count + 1)) : u.path
+        context.emit(JobEvent(kind: .checkpoint, step: step, path: relative))
         for old in all().dropLast(keep) { try? FileManager.default.removeItem(at: old.url) }
         return u
     }
