@@ -22,7 +22,7 @@ import Workflows
 /// the peers' transform: seqFISH log1p of the values; osmFISH log1p(1e4 · x / L) with L the cell's total over
 /// all 33 genes for the truth, and for our prediction L = visible genes' total + our predicted held-out
 /// counts (the truth's total is not known to a method).
-/// Hyper-parameters are not tuned on these genes: ours uses the workflow's defaults (preset tiny, 3,000 steps,
+/// Hyper-parameters are not tuned on these genes: ours uses the workflow's defaults (preset tiny, 1,000 steps, ensembles of 5,
 /// lr 1e-3, 100 warm-up steps, decoder transfer), which were chosen on the simulated development pair
 /// (`--pairs simulated`, calibrated to the osmFISH pair's platform gap; see `simulatedPair`). On seqFISH, whose
 /// values are normalised per cell (totals vary by 2 %), per-cell vs global rescaling is chosen on validation
@@ -32,7 +32,7 @@ public enum ImputeQuality {
     public struct Options: Sendable {
         public var quick = false
         public var skipTangram = false
-        /// Fine-tuning steps per model (0 = the workflow's default, 3,000; 300 with `quick`).
+        /// Fine-tuning steps per model (0 = the workflow's default, 1,000; 300 with `quick`).
         public var steps = 0
         /// Gene folds for the osmFISH pair (0 = one per gene, leave-one-gene-out as the peers; 3 with `quick`).
         public var folds = 0
@@ -302,7 +302,7 @@ struct ImputeQualityBench: ParsableCommand {
     @Option(help: "The shared data folder.") var sharedData = "../shared/data"
     @Flag(help: "Fewer steps (300) and 3 gene folds on osmFISH.") var quick = false
     @Flag(help: "Leave Tangram out (it takes ~20 minutes on the osmFISH pair).") var skipTangram = false
-    @Option(help: "Fine-tuning steps per model (default: the workflow's, 3,000; quick 300).") var steps = 0
+    @Option(help: "Fine-tuning steps per model (default: the workflow's, 1,000; quick 300).") var steps = 0
     @Option(help: "Gene folds on the osmFISH pair (default: one per gene, leave-one-gene-out; quick 3).") var folds = 0
     @Option(help: "Cells per sequence for sections without FOVs (larger ones are tiled).") var maxCells = 2_000
     @Option(help: "Model preset (default: the workflow's).") var preset = ImputationSettings().preset

@@ -35,7 +35,8 @@ import Tensor
     static func job(_ inputs: (dir: URL, spatial: String, reference: String), _ parameters: [String: JSONValue],
                     reference: String? = nil, seed: UInt64 = 4) throws -> JobFolder {
         let f = JobFolder(inputs.dir.appendingPathComponent("job-\(UUID().uuidString)"))
-        var p: [String: JSONValue] = ["preset": .string("tiny"), "steps": .number(12), "warmup_steps": .number(2), "checkpoint_every": .number(5)]
+        var p: [String: JSONValue] = ["preset": .string("tiny"), "steps": .number(12), "warmup_steps": .number(2), "checkpoint_every": .number(5),
+                                      "ensemble": .number(1)]
         p.merge(parameters) { $1 }
         try f.create(spec: .init(jobID: "imp", workflow: "impute", version: "1", parameters: p,
                                  inputs: ["spatial": inputs.spatial, "reference": reference ?? inputs.reference], seed: seed))

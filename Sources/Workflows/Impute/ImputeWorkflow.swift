@@ -16,7 +16,8 @@ import Tensor
 /// Writes `artifacts/result.h5ad` (the query as given; `layers['imputed']` over the predicted genes, listed in
 /// `uns['imputed_genes']`, genes absent from the panel appended to var as not measured; per-gene scores in
 /// `uns['imputation']` in evaluation) and `artifacts/metrics.json`. Checkpoints every `checkpoint_every` steps;
-/// a rerun resumes from the last.
+/// a rerun resumes from the last. With `ensemble` N, N models are fine-tuned one after the other from the
+/// member seeds (`ImputationSettings.memberSeed`), each with its own checkpoints, and the prediction is their mean.
 public enum ImputeWorkflow: WorkflowImplementation {
     public static let name = "impute"
 
@@ -129,12 +130,13 @@ public enum ImputeWorkflow: WorkflowImplementation {
             parameters = imputer.model.params.count
             vocabularySize = imputer.vocabulary.count
         }
-        // The members' mean (each already rescaled to the cell's panel library, which they share).
-        var prediction = predicted!
-        if settings.ensemble > 1 { for j in 0..<prediction.values.data.count { prediction.values.data[j] /= Float(settings.ensemble) } }
         lap("train")
 
         try context.checkCancelled()
+        context.emit(JobEvent(kind: .progress, phase: "impute", step: 0, total: 1))
+        // The members' mean (each already rescaled to the cell's panel library, which they share).
+        var prediction = predicted!
+        if settings.ensemble > 1 { for j in 0..<prediction.values.data.count { prediction.values.data[j] /= Float(settings.ensemble) } }
         context.emit(JobEvent(kind: .progress, phase: "impute", step: 1, total: 1))
         lap("impute")
 
