@@ -76,7 +76,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         let plan = try plan(context)
         let settings = try settings(context)
         let every = try context.int("checkpoint_every")
-        var lastLoss = Double.nan
+        var lastLoss = Double.nan          // the last member's final loss with an ensemble
         var predicted: (values: Matrix, panelLibrary: [Double])?
         var parameters = 0, vocabularySize = 0
         // One model per ensemble member, each from its own seed with its own checkpoints; a member whose last
