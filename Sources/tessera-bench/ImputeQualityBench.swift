@@ -51,7 +51,7 @@ public enum ImputeQuality {
         public var transfer = ImputationSettings.Transfer.decoder
         public var neighbours = 50
         /// Which pairs to run (`simulated`: the development pair on which settings are chosen).
-        public var seqfish = true, osmfish = true, simulated = false, simulatedSuite = false
+        public var seqfish = true, osmfish = true, simulated = false, simulatedSuite = false, referenceSplit = false
         /// Platform capture spread of the development pair (osmFISH pair: 2.2).
         public var developmentCaptureLogSD = 2.2
         /// Marker log fold change of the development pair (the simulator's default, 2).
@@ -86,6 +86,7 @@ public enum ImputeQuality {
         say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate)\(o.normalizeInput ? ", library-normalised input" : "")\(o.harmonizeInput ? ", harmonised input" : "")\(o.ensemble > 1 ? ", ensemble of \(o.ensemble)" : ""), transfer \(o.transfer.rawValue)\(o.transfer == .neighbours ? " (k \(o.neighbours))" : ""), load \(loadAverage())")
         if o.simulated { _ = try simulatedPair(sharedData, o, settings, say) }
         if o.simulatedSuite { try developmentSuite(sharedData, o, settings, say) }
+        if o.referenceSplit { try referenceSplitPair(sharedData, o, settings, say) }
         if o.seqfish { try seqfishPair(sharedData, o, settings, steps, peers, say) }
         if o.osmfish { try osmfishPair(sharedData, o, settings, peers, say) }
         if o.skipTangram { say("(Tangram skipped: --skip-tangram)") }
@@ -216,26 +217,35 @@ public enum ImputeQuality {
         let (sdRatio, cvSpatial, cvReference) = platformGap(spatial: tissue.spatialFull, reference: tissue.reference)
         say(String(format: "development pair: sd of per-gene log(reference/spatial mean) %.2f, median per-gene CV spatial %.2f, reference %.2f, zeros spatial %.2f, reference %.2f (osmFISH pair: 2.21, 1.61, 6.61, 0.30, 0.76)",
                    sdRatio, cvSpatial, cvReference, 1 - tissue.spatialFull.counts.density, 1 - tissue.reference.counts.density))
+        return try scorePair(label: "simulated development pair", full: tissue.spatialFull, visible: tissue.spatial, reference: tissue.reference,
+                             heldOut: tissue.heldOutGeneIndices, peers: o.simulatedPeers, sharedData, o, settings, say)
+    }
+
+    /// Fine-tunes ours on `visible` + `reference`, scores the `heldOut` columns (of `full`, the same columns in
+    /// `reference`) on log1p(1e4 · x / L) as on the osmFISH pair, optionally runs kNN and SpaGE-style on the same
+    /// genes, and returns our mean Pearson.
+    static func scorePair(label: String, full: Dataset, visible: Dataset, reference: Dataset, heldOut: [Int], peers: Bool,
+                          _ sharedData: URL, _ o: Options, _ settings: ImputationSettings, _ say: (String) -> Void) throws -> Double {
+        let genes = heldOut.map { full.geneSymbols[$0] }
         let t0 = Date()
-        let (pred, _) = try fineTuneAndPredict(query: tissue.spatial, reference: tissue.reference, targets: tissue.heldOutGeneIndices, settings: settings)
-        let full = tissue.spatialFull
-        let truth = full.denseColumns(tissue.heldOutGeneIndices)
-        var predLibrary = tissue.spatial.counts.rowSums()
-        for i in 0..<predLibrary.count { for t in 0..<tissue.heldOutGeneIndices.count { predLibrary[i] += Double(pred[i, t]) } }
-        let m = ImputationMetrics.score(genes: tissue.heldOutGenes, truth: truth, prediction: pred,
+        let (pred, _) = try fineTuneAndPredict(query: visible, reference: reference, targets: heldOut, settings: settings)
+        let truth = full.denseColumns(heldOut)
+        var predLibrary = visible.counts.rowSums()
+        for i in 0..<predLibrary.count { for t in 0..<heldOut.count { predLibrary[i] += Double(pred[i, t]) } }
+        let m = ImputationMetrics.score(genes: genes, truth: truth, prediction: pred,
                                         truthLibrary: full.counts.rowSums(), predictionLibrary: predLibrary)
-        say(String(format: "simulated development pair (%d cells, %d-gene panel, %d held out): ours Pearson mean %.4f, median %.4f, cosine %.4f (%.0f s)",
-                   c.cells, tissue.panelGeneIndices.count, tissue.heldOutGenes.count, m.pearsonMean, m.pearsonMedian, m.cosineMean, Date().timeIntervalSince(t0)))
-        guard o.simulatedPeers else { return m.pearsonMean }
+        say(String(format: "%@ (%d cells, %d-gene panel, %d held out): ours Pearson mean %.4f, median %.4f, cosine %.4f (%.0f s)",
+                   label, full.cellCount, visible.geneCount, heldOut.count, m.pearsonMean, m.pearsonMedian, m.cosineMean, Date().timeIntervalSince(t0)))
+        guard peers else { return m.pearsonMean }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-impute-dev-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         try H5ADWriter.write(full, to: dir.appendingPathComponent("spatial.h5ad").path)
-        try H5ADWriter.write(tissue.reference, to: dir.appendingPathComponent("reference.h5ad").path)
-        let peers = try runPeers(o, shared: sharedData, pair: "custom",
-                                 args: ["--spatial", dir.appendingPathComponent("spatial.h5ad").path, "--reference", dir.appendingPathComponent("reference.h5ad").path,
-                                        "--heldout", tissue.heldOutGenes.joined(separator: ",")], methods: "knn20,spage")
-        for (name, p, _) in peers { say(String(format: "  %@: Pearson mean %.4f, median %.4f, cosine %.4f", name, p.pearsonMean, p.pearsonMedian, p.cosineMean)) }
+        try H5ADWriter.write(reference, to: dir.appendingPathComponent("reference.h5ad").path)
+        let results = try runPeers(o, shared: sharedData, pair: "custom",
+                                   args: ["--spatial", dir.appendingPathComponent("spatial.h5ad").path, "--reference", dir.appendingPathComponent("reference.h5ad").path,
+                                          "--heldout", genes.joined(separator: ",")], methods: "knn20,spage")
+        for (name, p, _) in results { say(String(format: "  %@: Pearson mean %.4f, median %.4f, cosine %.4f", name, p.pearsonMean, p.pearsonMedian, p.cosineMean)) }
         return m.pearsonMean
     }
 
@@ -334,7 +344,7 @@ struct ImputeQualityBench: ParsableCommand {
     @Option(help: "Models per prediction (seeds), predictions averaged (default: the workflow's).") var ensemble = ImputationSettings().ensemble
     @Option(help: "Prediction: decoder (NB means) or neighbours (latent-space neighbours among reference cells).") var transfer = "decoder"
     @Option(help: "Reference neighbours per query cell for --transfer neighbours.") var neighbours = 50
-    @Option(help: "Pairs to run, comma-separated: seqfish, osmfish, simulated (the development pair), simulated+peers (with kNN and SpaGE-style) or suite (the four development pairs the defaults are chosen on).") var pairs = "seqfish,osmfish"
+    @Option(help: "Pairs to run, comma-separated: seqfish, osmfish, simulated (the development pair), simulated+peers (with kNN and SpaGE-style) suite (the four development pairs the defaults are chosen on) or reference-split (a diagnostic: the real reference split in two, one half thinned as a query).") var pairs = "seqfish,osmfish"
     @Option(help: "Seed (held-out genes, folds, model).") var seed: UInt64 = 0
     @Option(help: "Development pair: sd of the spatial platform's per-gene log capture (the osmFISH pair shows 2.2).") var captureLogSd = 2.2
     @Option(help: "Development pair: marker genes' log fold change.") var markerLogFc = 2.0
@@ -356,11 +366,12 @@ struct ImputeQualityBench: ParsableCommand {
         o.developmentReferenceThetaScale = referenceThetaScale
         o.developmentAmbient = spatialAmbient
         let names = pairs.split(separator: ",").map(String.init)
-        let unknown = names.filter { !["seqfish", "osmfish", "simulated", "simulated+peers", "suite"].contains($0) }
-        guard unknown.isEmpty else { throw ValidationError("--pairs lists \(unknown.joined(separator: ",")); use seqfish, osmfish, simulated, simulated+peers or suite") }
+        let unknown = names.filter { !["seqfish", "osmfish", "simulated", "simulated+peers", "suite", "reference-split"].contains($0) }
+        guard unknown.isEmpty else { throw ValidationError("--pairs lists \(unknown.joined(separator: ",")); use seqfish, osmfish, simulated, simulated+peers, suite or reference-split") }
         o.simulated = names.contains("simulated") || names.contains("simulated+peers")
         o.simulatedPeers = names.contains("simulated+peers")
         o.simulatedSuite = names.contains("suite")
+        o.referenceSplit = names.contains("reference-split")
         o.seqfish = names.contains("seqfish"); o.osmfish = names.contains("osmfish")
         _ = try ImputeQuality.run(sharedData: URL(fileURLWithPath: sharedData), options: o)
     }
