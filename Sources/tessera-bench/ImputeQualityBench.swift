@@ -50,6 +50,8 @@ public enum ImputeQuality {
         /// How predictions are read: the decoder, or latent-space neighbours among reference cells.
         public var transfer = ImputationSettings.Transfer.decoder
         public var neighbours = 50
+        /// Overrides of single settings for ablations (nil: the workflow's default).
+        public var dropout: Float?, learningRate: Float?, decodeAsReference: Bool?, hideMissing: Bool?
         /// Which pairs to run (`simulated`: the development pair on which settings are chosen).
         public var seqfish = true, osmfish = true, simulated = false, simulatedSuite = false, referenceSplit = false
         /// Platform capture spread of the development pair (osmFISH pair: 2.2).
@@ -82,6 +84,10 @@ public enum ImputeQuality {
         settings.transfer = o.transfer
         settings.ensemble = o.ensemble
         settings.transferNeighbours = o.neighbours
+        if let v = o.dropout { settings.dropout = v }
+        if let v = o.learningRate { settings.learningRate = v }
+        if let v = o.decodeAsReference { settings.decodeAsReference = v }
+        if let v = o.hideMissing { settings.hideMissingFromReference = v }
         let peers = o.skipTangram ? "knn20,spage" : "knn20,spage,tangram"
         say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate)\(o.normalizeInput ? ", library-normalised input" : "")\(o.harmonizeInput ? ", harmonised input" : "")\(o.ensemble > 1 ? ", ensemble of \(o.ensemble)" : ""), transfer \(o.transfer.rawValue)\(o.transfer == .neighbours ? " (k \(o.neighbours))" : ""), load \(loadAverage())")
         if o.simulated { _ = try simulatedPair(sharedData, o, settings, say) }
@@ -342,6 +348,10 @@ struct ImputeQualityBench: ParsableCommand {
     @Flag(help: "Ablation: library-normalised model input (CellPLM feeds raw counts).") var normalizeInput = false
     @Flag(help: "Per-gene input harmonisation of the query to the reference's gene means (of library-normalised values with --normalize-input).") var harmonizeInput = false
     @Option(help: "Models per prediction (seeds), predictions averaged (default: the workflow's).") var ensemble = ImputationSettings().ensemble
+    @Option(help: "Ablation: dropout of the model from scratch.") var dropout: Float?
+    @Option(help: "Ablation: peak learning rate.") var lr: Float?
+    @Option(help: "Ablation: decode query cells as reference or query.") var decodeAs: String?
+    @Option(help: "Ablation: hide the genes the query lacks from the reference's input (on/off).") var hideMissing: String?
     @Option(help: "Prediction: decoder (NB means) or neighbours (latent-space neighbours among reference cells).") var transfer = "decoder"
     @Option(help: "Reference neighbours per query cell for --transfer neighbours.") var neighbours = 50
     @Option(help: "Pairs to run, comma-separated: seqfish, osmfish, simulated (the development pair), simulated+peers (with kNN and SpaGE-style) suite (the four development pairs the defaults are chosen on) or reference-split (a diagnostic: the real reference split in two, one half thinned as a query).") var pairs = "seqfish,osmfish"
@@ -358,6 +368,11 @@ struct ImputeQualityBench: ParsableCommand {
         o.normalizeInput = normalizeInput
         o.harmonizeInput = harmonizeInput
         o.ensemble = max(1, ensemble)
+        o.dropout = dropout; o.learningRate = lr
+        if let d = decodeAs, !["reference", "query"].contains(d) { throw ValidationError("--decode-as must be reference or query, not '\(d)'") }
+        if let h = hideMissing, !["on", "off"].contains(h) { throw ValidationError("--hide-missing must be on or off, not '\(h)'") }
+        o.decodeAsReference = decodeAs.map { $0 == "reference" }
+        o.hideMissing = hideMissing.map { $0 == "on" }
         guard let t = ImputationSettings.Transfer(rawValue: transfer) else { throw ValidationError("--transfer must be decoder or neighbours, not '\(transfer)'") }
         o.transfer = t
         o.neighbours = neighbours
