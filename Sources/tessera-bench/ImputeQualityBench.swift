@@ -51,7 +51,7 @@ public enum ImputeQuality {
         public var transfer = ImputationSettings.Transfer.decoder
         public var neighbours = 50
         /// Overrides of single settings for ablations (nil: the workflow's default).
-        public var dropout: Float?, learningRate: Float?, decodeAsReference: Bool?, hideMissing: Bool?
+        public var dropout: Float?, learningRate: Float?, decodeAsReference: Bool?, hideMissing: Bool?, maskCellRate: Float?
         /// Which pairs to run (`simulated`: the development pair on which settings are chosen).
         public var seqfish = true, osmfish = true, simulated = false, simulatedSuite = false, referenceSplit = false
         /// Platform capture spread of the development pair (osmFISH pair: 2.2).
@@ -88,8 +88,9 @@ public enum ImputeQuality {
         if let v = o.learningRate { settings.learningRate = v }
         if let v = o.decodeAsReference { settings.decodeAsReference = v }
         if let v = o.hideMissing { settings.hideMissingFromReference = v }
+        if let v = o.maskCellRate { settings.maskCellRate = v }
         let peers = o.skipTangram ? "knn20,spage" : "knn20,spage,tangram"
-        say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate)\(o.normalizeInput ? ", library-normalised input" : "")\(o.harmonizeInput ? ", harmonised input" : "")\(o.ensemble > 1 ? ", ensemble of \(o.ensemble)" : ""), transfer \(o.transfer.rawValue)\(o.transfer == .neighbours ? " (k \(o.neighbours))" : ""), load \(loadAverage())")
+        say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate)\(o.normalizeInput ? ", library-normalised input" : "")\(o.harmonizeInput ? ", harmonised input" : "")\(o.ensemble > 1 ? ", ensemble of \(o.ensemble)" : ""), cells masked \(settings.maskCellRate), transfer \(o.transfer.rawValue)\(o.transfer == .neighbours ? " (k \(o.neighbours))" : ""), load \(loadAverage())")
         if o.simulated { _ = try simulatedPair(sharedData, o, settings, say) }
         if o.simulatedSuite { try developmentSuite(sharedData, o, settings, say) }
         if o.referenceSplit { try referenceSplitPair(sharedData, o, settings, say) }
@@ -349,6 +350,7 @@ struct ImputeQualityBench: ParsableCommand {
     @Flag(help: "Per-gene input harmonisation of the query to the reference's gene means (of library-normalised values with --normalize-input).") var harmonizeInput = false
     @Option(help: "Models per prediction (seeds), predictions averaged (default: the workflow's).") var ensemble = ImputationSettings().ensemble
     @Option(help: "Ablation: dropout of the model from scratch.") var dropout: Float?
+    @Option(help: "Ablation: fraction of cells masked as augmentation (CellPLM: 0.95).") var maskCells: Float?
     @Option(help: "Ablation: peak learning rate.") var lr: Float?
     @Option(help: "Ablation: decode query cells as reference or query.") var decodeAs: String?
     @Option(help: "Ablation: hide the genes the query lacks from the reference's input (on/off).") var hideMissing: String?
@@ -368,7 +370,7 @@ struct ImputeQualityBench: ParsableCommand {
         o.normalizeInput = normalizeInput
         o.harmonizeInput = harmonizeInput
         o.ensemble = max(1, ensemble)
-        o.dropout = dropout; o.learningRate = lr
+        o.dropout = dropout; o.learningRate = lr; o.maskCellRate = maskCells
         if let d = decodeAs, !["reference", "query"].contains(d) { throw ValidationError("--decode-as must be reference or query, not '\(d)'") }
         if let h = hideMissing, !["on", "off"].contains(h) { throw ValidationError("--hide-missing must be on or off, not '\(h)'") }
         o.decodeAsReference = decodeAs.map { $0 == "reference" }

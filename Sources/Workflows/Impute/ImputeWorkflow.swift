@@ -62,6 +62,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         s.transferNeighbours = try context.int("transfer_neighbours")
         s.seed = context.seed
         s.ensemble = try context.int("ensemble")
+        s.maskCellRate = try context.float("mask_cells")
         s.checkpoint = context.has("checkpoint") ? try context.checkpointURL("checkpoint") : nil
         return s
     }
