@@ -7,11 +7,12 @@ import Workflows
 /// its cells are split in two halves; one half stays the reference, the other becomes the query after binomial
 /// thinning of every count to `keep` (0.1: the reference's median of ~1,700 counts a cell becomes the
 /// osmFISH cells' ~170), and 8 of its genes (stratified by sparsity, seeded) are held out and scored. Both
-/// sides carry the real platform's noise and there is no platform gap, so it asks one question: do the
-/// peers' lead on the osmFISH pair come from the real reference's noise, or from the gap between platforms?
+/// sides carry the real platform's noise and there is no platform gap, so it asks one question: does the
+/// peers' lead on the osmFISH pair come from the real scRNA data, or from the gap between platforms? (The
+/// former: they lead here too.)
 ///
 /// It shares the osmFISH pair's genes (their reference expression, never the osmFISH counts), so it is a
-/// diagnostic, not a pair to choose settings on.
+/// diagnostic: it may point at a candidate setting, which the development suite must then confirm.
 extension ImputeQuality {
     static func referenceSplitPair(_ sharedData: URL, _ o: Options, _ settings: ImputationSettings, keep: Double = 0.1,
                                    _ say: (String) -> Void) throws {
