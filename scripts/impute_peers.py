@@ -30,6 +30,8 @@ import numpy as np  # noqa: E402
 import imputation_baselines as ib  # noqa: E402
 
 ib.NUM_EPOCHS = a.epochs
+if a.pair == "custom" and not (a.spatial and a.reference):
+    ap.error("--pair custom needs --spatial S.h5ad and --reference R.h5ad (count h5ads with the scored genes)")
 if a.pair == "custom":
     # Counts on both sides, normalised as pair C (normalize_total 1e4 over the shared genes, log1p).
     import anndata as ad

@@ -54,10 +54,10 @@ extension Imputer {
         for (s, seq) in query.sequences.enumerated() {
             let e = try model.embed(inferenceInput(seq))
             queryLatent.append(contentsOf: e.data)
-            for i in 0..<seq.cells {
+            for (i, total) in seq.counts.rowSums().enumerated() {
                 let row = query.rows[s][i]
                 rowOfQuery.append(row)
-                for z in seq.counts.indptr[i]..<seq.counts.indptr[i + 1] { library[row] += Double(seq.counts.values[z]) }
+                library[row] = total
             }
         }
         let nq = rowOfQuery.count

@@ -275,13 +275,13 @@ public final class Imputer {
     /// cell as described on the type; `perCellRescaling` overrides the setting) and each cell's observed panel
     /// library Σ_{g ∈ panel} x_ig.
     public func predict(vocabulary cols: [Int], perCellRescaling: Bool? = nil) throws -> (values: Matrix, panelLibrary: [Double]) {
+        if settings.transfer == .neighbours { return try predictFromNeighbours(vocabulary: cols, perCellRescaling: perCellRescaling) }
         let T = cols.count
         var out = Matrix(rows: queryCells, cols: T)
         var library = [Double](repeating: 0, count: queryCells)
         let G = vocabulary.count
         var scales = [Double](repeating: 0, count: queryCells)
         var totalObserved = 0.0, totalPredicted = 0.0
-        if settings.transfer == .neighbours { return try predictFromNeighbours(vocabulary: cols, perCellRescaling: perCellRescaling) }
         for (k, seq) in query.sequences.enumerated() {
             let mu = try model.reconstruct(inferenceInput(seq))                            // N×G NB means
             for i in 0..<seq.cells {
