@@ -132,9 +132,10 @@ extension CellLM {
     /// One pretraining forward and backward (masked NB reconstruction + latent loss): gradients are added to
     /// `params.grads` (zero them first). Returns the losses; the optimizer step is the caller's.
     /// `adjustInput` may change the masked input after masking (imputation hides genes and rescales cells);
-    /// the loss keeps the true counts.
+    /// the loss keeps the true counts. `reconstruction` `.logMSE` scores every kept cell (the objective is then
+    /// not used).
     public func trainStep(_ seq: CellSequence, replay: Replay? = nil, objective: NBLoss.Objective? = nil,
-                          adjustInput: ((inout MaskedSequence) -> Void)? = nil) throws(CellLMError) -> StepLoss {
+                          reconstruction: ReconstructionLoss = .nb, adjustInput: ((inout MaskedSequence) -> Void)? = nil) throws(CellLMError) -> StepLoss {
         try seq.validate(genes: config.genes, batchCount: config.batchCount, datasetCount: config.datasetCount)
         var m = Profile.measure("masking") { () -> MaskedSequence in
             replay?.masked ?? MaskedSequence.make(counts: seq.counts, measured: seq.measured, config: config, rng: &rng)
@@ -153,13 +154,21 @@ extension CellLM {
         m.counts.densify(into: truth)
         let dmean = self.dmean.resize(n * g), dtheta = self.dtheta.resize(g)
         let obj = objective ?? .masked(dae: config.dae)
-        let recon = Profile.measure("NB loss") { m.inputMask.withUnsafeBufferPointer { mk in
-            NBLoss.compute(truth: truth, mean: decoderCache.mean.pointer, theta: decoderCache.theta.pointer, n: n, genes: g,
-                           measured: seq.measured, inputMask: mk.baseAddress, objective: obj, dmean: dmean, dtheta: dtheta)
-        } }
+        let recon: Float
+        switch reconstruction {
+        case .nb:
+            recon = Profile.measure("NB loss") { m.inputMask.withUnsafeBufferPointer { mk in
+                NBLoss.compute(truth: truth, mean: decoderCache.mean.pointer, theta: decoderCache.theta.pointer, n: n, genes: g,
+                               measured: seq.measured, inputMask: mk.baseAddress, objective: obj, dmean: dmean, dtheta: dtheta)
+            } }
+        case .logMSE:
+            // Every kept cell on its measured genes; θ is not used.
+            recon = LogMSELoss.compute(truth: truth, mean: decoderCache.mean.pointer, n: n, genes: g, measured: seq.measured, dmean: dmean)
+            dtheta.update(repeating: 0, count: g)
+        }
         let total = recon + latentLoss
         if !total.isFinite {
-            let origin = firstNonFiniteActivation(n: n) ?? (recon.isFinite ? "the latent loss" : "the NB reconstruction loss")
+            let origin = firstNonFiniteActivation(n: n) ?? (recon.isFinite ? "the latent loss" : "the reconstruction loss")
             throw .nonFinite(step: step, where: "the loss (reconstruction \(recon), latent \(latentLoss)); first non-finite output: \(origin)")
         }
         // Backward.

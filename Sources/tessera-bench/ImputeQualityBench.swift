@@ -24,7 +24,8 @@ import Workflows
 /// counts (the truth's total is not known to a method).
 /// Hyper-parameters are not tuned on these genes: ours uses the workflow's defaults (preset tiny, 1,000 steps, ensembles of 5,
 /// lr 1e-3, 100 warm-up steps, decoder transfer), which were chosen on four simulated development pairs
-/// (`--pairs suite`, calibrated to the osmFISH pair's platform gap; see `developmentSuite`). On seqFISH, whose
+/// (`--pairs suite`, calibrated to the osmFISH pair's platform gap; see `developmentSuite`), and the log_mse
+/// loss, chosen on the two real references split in two (`--pairs reference-split,tasic-split`). On seqFISH, whose
 /// values are normalised per cell (totals vary by 2 %), per-cell vs global rescaling is chosen on validation
 /// genes (another stratified draw, seed + 1, from the query with the test genes removed); on osmFISH (counts)
 /// per-cell rescaling is used as in CellPLM.
@@ -52,8 +53,9 @@ public enum ImputeQuality {
         public var neighbours = 50
         /// Overrides of single settings for ablations (nil: the workflow's default).
         public var dropout: Float?, learningRate: Float?, decodeAsReference: Bool?, hideMissing: Bool?, maskCellRate: Float?
+        public var loss: ReconstructionLoss?
         /// Which pairs to run (`simulated`: the development pair on which settings are chosen).
-        public var seqfish = true, osmfish = true, simulated = false, simulatedSuite = false, referenceSplit = false
+        public var seqfish = true, osmfish = true, simulated = false, simulatedSuite = false, referenceSplit = false, tasicSplit = false
         /// Platform capture spread of the development pair (osmFISH pair: 2.2).
         public var developmentCaptureLogSD = 2.2
         /// Marker log fold change of the development pair (the simulator's default, 2).
@@ -64,6 +66,8 @@ public enum ImputeQuality {
         public var developmentAmbient = 0.0
         /// Also run kNN and SpaGE-style on the development pair.
         public var simulatedPeers = false
+        /// Fraction of the counts the reference split's query half keeps (binomial thinning).
+        public var splitKeep = 0.1
         public var seed: UInt64 = 0
         public init(quick: Bool = false) { self.quick = quick }
     }
@@ -89,11 +93,16 @@ public enum ImputeQuality {
         if let v = o.decodeAsReference { settings.decodeAsReference = v }
         if let v = o.hideMissing { settings.hideMissingFromReference = v }
         if let v = o.maskCellRate { settings.maskCellRate = v }
+        if let v = o.loss { settings.loss = v }
         let peers = o.skipTangram ? "knn20,spage" : "knn20,spage,tangram"
-        say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate)\(o.normalizeInput ? ", library-normalised input" : "")\(o.harmonizeInput ? ", harmonised input" : "")\(o.ensemble > 1 ? ", ensemble of \(o.ensemble)" : ""), cells masked \(settings.maskCellRate), transfer \(o.transfer.rawValue)\(o.transfer == .neighbours ? " (k \(o.neighbours))" : ""), load \(loadAverage())")
+        say("quality-impute: ours = \(o.preset) model from scratch, \(steps) steps per fine-tune, lr \(settings.learningRate)\(o.normalizeInput ? ", library-normalised input" : "")\(o.harmonizeInput ? ", harmonised input" : "")\(o.ensemble > 1 ? ", ensemble of \(o.ensemble)" : ""), cells masked \(settings.maskCellRate), loss \(settings.loss.rawValue), transfer \(o.transfer.rawValue)\(o.transfer == .neighbours ? " (k \(o.neighbours))" : ""), load \(loadAverage())")
         if o.simulated { _ = try simulatedPair(sharedData, o, settings, say) }
         if o.simulatedSuite { try developmentSuite(sharedData, o, settings, say) }
-        if o.referenceSplit { try referenceSplitPair(sharedData, o, settings, say) }
+        if o.referenceSplit { try referenceSplitPair(sharedData, o, settings, keep: o.splitKeep, say) }
+        if o.tasicSplit {
+            try referenceSplitPair(sharedData, o, settings, keep: o.splitKeep, file: "seqfish-tasic-pair/tasic_scrna_113genes.h5ad",
+                                   label: "Tasic split", say)
+        }
         if o.seqfish { try seqfishPair(sharedData, o, settings, steps, peers, say) }
         if o.osmfish { try osmfishPair(sharedData, o, settings, peers, say) }
         if o.skipTangram { say("(Tangram skipped: --skip-tangram)") }
@@ -352,11 +361,13 @@ struct ImputeQualityBench: ParsableCommand {
     @Option(help: "Ablation: dropout of the model from scratch.") var dropout: Float?
     @Option(help: "Ablation: fraction of cells masked as augmentation (CellPLM: 0.95).") var maskCells: Float?
     @Option(help: "Ablation: peak learning rate.") var lr: Float?
+    @Option(help: "Ablation: fine-tuning loss, log_mse or nb.") var loss: String?
     @Option(help: "Ablation: decode query cells as reference or query.") var decodeAs: String?
     @Option(help: "Ablation: hide the genes the query lacks from the reference's input (on/off).") var hideMissing: String?
     @Option(help: "Prediction: decoder (NB means) or neighbours (latent-space neighbours among reference cells).") var transfer = "decoder"
     @Option(help: "Reference neighbours per query cell for --transfer neighbours.") var neighbours = 50
-    @Option(help: "Pairs to run, comma-separated: seqfish, osmfish, simulated (the development pair), simulated+peers (with kNN and SpaGE-style) suite (the four development pairs the defaults are chosen on) or reference-split (a diagnostic: the real reference split in two, one half thinned as a query).") var pairs = "seqfish,osmfish"
+    @Option(help: "Pairs to run, comma-separated: seqfish, osmfish, simulated (the development pair), simulated+peers (with kNN and SpaGE-style) suite (the four development pairs the defaults are chosen on) reference-split (a diagnostic: the osmFISH pair's real reference split in two, one half thinned as a query) or tasic-split (the same with the seqFISH pair's Tasic reference).") var pairs = "seqfish,osmfish"
+    @Option(help: "Reference split: fraction of its counts the query half keeps.") var splitKeep = 0.1
     @Option(help: "Seed (held-out genes, folds, model).") var seed: UInt64 = 0
     @Option(help: "Development pair: sd of the spatial platform's per-gene log capture (the osmFISH pair shows 2.2).") var captureLogSd = 2.2
     @Option(help: "Development pair: marker genes' log fold change.") var markerLogFc = 2.0
@@ -371,6 +382,8 @@ struct ImputeQualityBench: ParsableCommand {
         o.harmonizeInput = harmonizeInput
         o.ensemble = max(1, ensemble)
         o.dropout = dropout; o.learningRate = lr; o.maskCellRate = maskCells
+        if let l = loss, ReconstructionLoss(rawValue: l) == nil { throw ValidationError("--loss must be log_mse or nb, not '\(l)'") }
+        o.loss = loss.flatMap(ReconstructionLoss.init(rawValue:))
         if let d = decodeAs, !["reference", "query"].contains(d) { throw ValidationError("--decode-as must be reference or query, not '\(d)'") }
         if let h = hideMissing, !["on", "off"].contains(h) { throw ValidationError("--hide-missing must be on or off, not '\(h)'") }
         o.decodeAsReference = decodeAs.map { $0 == "reference" }
@@ -382,13 +395,16 @@ struct ImputeQualityBench: ParsableCommand {
         o.developmentMarkerLogFC = markerLogFc
         o.developmentReferenceThetaScale = referenceThetaScale
         o.developmentAmbient = spatialAmbient
+        guard splitKeep > 0, splitKeep <= 1 else { throw ValidationError("--split-keep must be in (0, 1], not \(splitKeep)") }
+        o.splitKeep = splitKeep
         let names = pairs.split(separator: ",").map(String.init)
-        let unknown = names.filter { !["seqfish", "osmfish", "simulated", "simulated+peers", "suite", "reference-split"].contains($0) }
-        guard unknown.isEmpty else { throw ValidationError("--pairs lists \(unknown.joined(separator: ",")); use seqfish, osmfish, simulated, simulated+peers, suite or reference-split") }
+        let unknown = names.filter { !["seqfish", "osmfish", "simulated", "simulated+peers", "suite", "reference-split", "tasic-split"].contains($0) }
+        guard unknown.isEmpty else { throw ValidationError("--pairs lists \(unknown.joined(separator: ",")); use seqfish, osmfish, simulated, simulated+peers, suite, reference-split or tasic-split") }
         o.simulated = names.contains("simulated") || names.contains("simulated+peers")
         o.simulatedPeers = names.contains("simulated+peers")
         o.simulatedSuite = names.contains("suite")
         o.referenceSplit = names.contains("reference-split")
+        o.tasicSplit = names.contains("tasic-split")
         o.seqfish = names.contains("seqfish"); o.osmfish = names.contains("osmfish")
         _ = try ImputeQuality.run(sharedData: URL(fileURLWithPath: sharedData), options: o)
     }

@@ -89,4 +89,33 @@ import Tensor
         let r = GradientCheck.directional(mean, grad: Buffer(dmean.array), h: 1e-3, f: loss)
         #expect(r.rel < 5e-3, "d mean fd \(r.fd) vs \(r.analytic)")
     }
+
+    /// Log-normalised MSE: the definition evaluated in double (the unmeasured gene and the cell without counts
+    /// left out), zero gradient outside the measured genes, and the gradient against finite differences.
+    @Test func logMSEMatchesTheDefinitionAndItsGradient() {
+        let n = 4, g = 4
+        let x: [Float] = [0, 3, 1, 9, 7, 0, 0, 2, 0, 0, 0, 5, 1, 40, 2, 0]     // cell 2 has no counts on the measured genes
+        let mean = Buffer([0.5, 2, 1, 0.1, 3, 0.2, 0.4, 1, 2, 2, 30, 0.7, 0.3, 25, 4, 1])
+        let dmean = Buffer.zeros(n * g)
+        let measured: [Int32] = [0, 1, 2]
+        func loss() -> Double {
+            Double(x.withUnsafeBufferPointer { LogMSELoss.compute(truth: $0.baseAddress!, mean: mean.p, n: n, genes: g,
+                                                                  measured: measured, dmean: dmean.p) })
+        }
+        let l = loss()
+        var ref = 0.0
+        for i in [0, 1, 3] {
+            let t = measured.reduce(0.0) { $0 + Double(x[i * g + Int($1)]) }, s = measured.reduce(0.0) { $0 + Double(mean[i * g + Int($1)]) }
+            for gg in 0..<3 {
+                let e = Foundation.log1p(1e4 * Double(mean[i * g + gg]) / s) - Foundation.log1p(1e4 * Double(x[i * g + gg]) / t)
+                ref += e * e
+            }
+        }
+        ref /= 3 * 3
+        #expect(abs(l - ref) < 1e-5 * ref, "loss \(l) vs definition \(ref)")
+        #expect((0..<n).allSatisfy { dmean[$0 * g + 3] == 0 } && (0..<g).allSatisfy { dmean[2 * g + $0] == 0 },
+                "no gradient to the unmeasured gene or the cell without counts")
+        let r = GradientCheck.directional(mean, grad: Buffer(dmean.array), h: 1e-3, f: loss)
+        #expect(r.rel < 5e-3, "d mean fd \(r.fd) vs \(r.analytic)")
+    }
 }

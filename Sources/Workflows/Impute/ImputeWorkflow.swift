@@ -63,6 +63,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         s.seed = context.seed
         s.ensemble = try context.int("ensemble")
         s.maskCellRate = try context.float("mask_cells")
+        s.loss = ReconstructionLoss(rawValue: try context.string("loss")) ?? .logMSE
         s.checkpoint = context.has("checkpoint") ? try context.checkpointURL("checkpoint") : nil
         return s
     }
