@@ -81,11 +81,11 @@ public struct ImputationSettings: Sendable, Equatable {
 }
 
 /// Imputation of a spatial query's missing genes from an scRNA reference with a cell language model
-/// (cellplm.md §5.2): fine-tune on query + reference with per-dataset measured-gene masks (the query's NB
-/// loss only on its panel, the reference's on all its genes; vocabulary = the gene union, or the checkpoint's),
-/// then decode the query's cells and read the genes it lacks.
+/// (cellplm.md §5.2): fine-tune on query + reference with per-dataset measured-gene masks (the query's loss
+/// only on its panel, the reference's on all its genes; `settings.loss`; vocabulary = the gene union, or the
+/// checkpoint's), then decode the query's cells and read the genes it lacks.
 ///
-/// Prediction (documented rescaling): in inference mode, each query cell's NB means μ_ig come from its panel
+/// Prediction (documented rescaling): in inference mode, each query cell's decoder means μ_ig come from its panel
 /// counts; its size factor is s_i = Σ_{g ∈ panel} x_ig / Σ_{g ∈ panel} μ_ig (observed over predicted totals
 /// of the panel genes the query shows the model), and the imputed value of gene t is s_i·μ_it, on the
 /// query's count scale. This is CellPLM's "rescale so predicted totals over the input genes match the
