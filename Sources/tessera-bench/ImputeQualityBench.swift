@@ -152,7 +152,7 @@ public enum ImputeQuality {
 
     /// The seqFISH pair over `o.seqfishDraws` draws of held-out genes (seeds o.seed, o.seed + 1, …; the model's
     /// seed follows): one table per draw, then every method's mean over the draws. One draw of 23 genes on this
-    /// pair is noisy (the same model scored 0.065 on validation genes and −0.006 on the seed-0 test genes).
+    /// pair is noisy (the same settings scored 0.065 on validation genes with one model and −0.006 on the seed-0 test genes).
     static func seqfishDraws(_ sharedData: URL, _ o: Options, _ base: ImputationSettings, _ steps: Int, _ peers: String,
                              _ say: (String) -> Void) throws {
         var perDraw: [[(String, Double)]] = []
