@@ -368,6 +368,9 @@ public enum ImputeQuality {
     static func printNow(_ s: String) { FileHandle.standardOutput.write(Data((s + "\n").utf8)) }
 }
 
+/// `--loss` takes the raw values (log_mse, nb); ArgumentParser refuses others and lists these.
+extension ReconstructionLoss: ExpressibleByArgument {}
+
 /// The `quality-impute` subcommand.
 struct ImputeQualityBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "quality-impute",
@@ -386,7 +389,7 @@ struct ImputeQualityBench: ParsableCommand {
     @Option(help: "Ablation: dropout of the model from scratch.") var dropout: Float?
     @Option(help: "Ablation: fraction of cells masked as augmentation (CellPLM: 0.95).") var maskCells: Float?
     @Option(help: "Ablation: peak learning rate.") var lr: Float?
-    @Option(help: "Ablation: fine-tuning loss, log_mse or nb.") var loss: String?
+    @Option(help: "Ablation: fine-tuning loss, log_mse or nb.") var loss: ReconstructionLoss?
     @Option(help: "Ablation: decode query cells as reference or query.") var decodeAs: String?
     @Option(help: "Ablation: hide the genes the query lacks from the reference's input (on/off).") var hideMissing: String?
     @Option(help: "Prediction: decoder (NB means) or neighbours (latent-space neighbours among reference cells).") var transfer = "decoder"
@@ -408,8 +411,7 @@ struct ImputeQualityBench: ParsableCommand {
         o.harmonizeInput = harmonizeInput
         o.ensemble = max(1, ensemble)
         o.dropout = dropout; o.learningRate = lr; o.maskCellRate = maskCells
-        if let l = loss, ReconstructionLoss(rawValue: l) == nil { throw ValidationError("--loss must be log_mse or nb, not '\(l)'") }
-        o.loss = loss.flatMap(ReconstructionLoss.init(rawValue:))
+        o.loss = loss
         if let d = decodeAs, !["reference", "query"].contains(d) { throw ValidationError("--decode-as must be reference or query, not '\(d)'") }
         if let h = hideMissing, !["on", "off"].contains(h) { throw ValidationError("--hide-missing must be on or off, not '\(h)'") }
         o.decodeAsReference = decodeAs.map { $0 == "reference" }

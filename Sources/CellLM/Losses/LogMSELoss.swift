@@ -28,19 +28,18 @@ public enum LogMSELoss {
                                measured: [Int32], dmean: UnsafeMutablePointer<Float>) -> Float {
         dmean.update(repeating: 0, count: n * genes)
         let m = measured.map(Int.init)
-        func totals(_ i: Int) -> (observed: Double, predicted: Double) {
-            var t = 0.0, s = 0.0
-            for g in m { t += Double(truth[i * genes + g]); s += Double(mean[i * genes + g]) }
-            return (t, s)
+        // Observed and predicted totals over M, once per cell; cells without counts on M are left out.
+        var observed = [Double](repeating: 0, count: n), predicted = observed
+        for i in 0..<n {
+            for g in m { observed[i] += Double(truth[i * genes + g]); predicted[i] += Double(mean[i * genes + g]) }
         }
-        let cells = (0..<n).map(totals).filter { $0.observed > 0 && $0.predicted > 0 }.count
-        guard cells > 0, !m.isEmpty else { return 0 }
-        let scale = 1 / (Double(cells) * Double(m.count))
+        let cells = (0..<n).filter { observed[$0] > 0 && predicted[$0] > 0 }
+        guard !cells.isEmpty, !m.isEmpty else { return 0 }
+        let scale = 1 / (Double(cells.count) * Double(m.count))
         var total = 0.0
         var a = [Double](repeating: 0, count: m.count), p = a
-        for i in 0..<n {
-            let (t, s) = totals(i)
-            guard t > 0, s > 0 else { continue }
+        for i in cells {
+            let t = observed[i], s = predicted[i]
             let x = truth + i * genes, mu = mean + i * genes, dm = dmean + i * genes
             var ap = 0.0
             for (k, g) in m.enumerated() {
