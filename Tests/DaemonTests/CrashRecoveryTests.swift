@@ -106,24 +106,29 @@ import Workflows
         var submitted: [String] = [], daemonKills = 0, workerKills = 0
         for round in 0..<20 {
             if daemon.process == nil { try daemon.start() }
-            let steps = 150 + Int(rng.next() % 100)
-            let sub = try daemon.request("POST", "/api/jobs", body: #"{"project": "crash", "workflow": "pretrain", "inputs": {"spatial": "tissue"}, "parameters": {"preset": "tiny", "steps": \#(steps), "checkpoint_every": 25}}"#)
+            // A tiny model trains at roughly 4 ms a step here, so 1,000–1,500 steps keep a worker alive for seconds:
+            // long enough for the kill rounds to find one running, short enough to drain in about a minute.
+            let steps = 1_000 + Int(rng.next() % 500)
+            let sub = try daemon.request("POST", "/api/jobs", body: #"{"project": "crash", "workflow": "pretrain", "inputs": {"spatial": "tissue"}, "parameters": {"preset": "tiny", "steps": \#(steps), "checkpoint_every": 100}}"#)
             submitted.append(try #require((sub["job"] as? [String: Any])?["id"] as? String))
             Thread.sleep(forTimeInterval: 0.3 + Double(rng.next() % 1200) / 1000)
             if round % 2 == 0 {
                 daemon.kill9(); daemonKills += 1
             } else {
-                // Wait (up to 5 s) for a running worker to kill.
-                var running: [[String: Any]] = []
-                for _ in 0..<50 where running.isEmpty {
-                    running = (try daemon.request("GET", "/api/jobs?state=running")["jobs"] as? [[String: Any]]) ?? []
-                    if running.isEmpty { Thread.sleep(forTimeInterval: 0.1) }
+                // Wait (up to 20 s) for a running job whose worker has written its PID and is alive: on a
+                // loaded machine a worker can take seconds to start after the daemon's restart.
+                var victim: Int32?
+                let deadline = Date().addingTimeInterval(20)
+                while victim == nil && Date() < deadline {
+                    let running = (try daemon.request("GET", "/api/jobs?state=running")["jobs"] as? [[String: Any]]) ?? []
+                    let pids = running.compactMap { $0["id"] as? String }.compactMap { id in
+                        (try? String(contentsOfFile: "\(root)/jobs/\(id)/worker.pid", encoding: .utf8))
+                            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                    }.filter { kill($0, 0) == 0 }
+                    victim = pids.randomElement(using: &rng)
+                    if victim == nil { Thread.sleep(forTimeInterval: 0.1) }
                 }
-                if let victim = running.randomElement(using: &rng), let id = victim["id"] as? String,
-                   let pid = try? String(contentsOfFile: "\(root)/jobs/\(id)/worker.pid", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
-                   let p = Int32(pid) {
-                    kill(p, SIGKILL); workerKills += 1
-                }
+                if let p = victim, kill(p, SIGKILL) == 0 { workerKills += 1 }
             }
         }
         if daemon.process == nil { try daemon.start() }
