@@ -23,7 +23,7 @@ import Tensor
     }
 
     /// Fine-tunes one model with `loss`; returns the held-out genes' scores, the mean-profile floor's, and the
-    /// mean reconstruction loss of the reference steps in the first and the last 50 steps.
+    /// mean reconstruction loss of the first and the last 25 reference steps.
     static func run(_ s: Split, loss: ReconstructionLoss, steps: Int = 400)
     throws -> (ours: ImputationMetrics.Summary, floor: ImputationMetrics.Summary, early: Float, late: Float) {
         var settings = ImputationSettings()
@@ -32,7 +32,7 @@ import Tensor
         var losses: [Float] = []
         for step in 0..<steps {
             let l = try imputer.train(step: step)
-            if step % 2 == 1 { losses.append(l.reconstruction) }        // odd steps: the reference, all genes
+            if imputer.sequence(step: step).isReference { losses.append(l.reconstruction) }   // all its genes in the loss
         }
         let genes = s.held.map { s.full.geneSymbols[$0] }
         let pred = try imputer.predict(genes: genes).values

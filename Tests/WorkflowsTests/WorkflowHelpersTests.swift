@@ -51,6 +51,19 @@ import Testing
         #expect(throws: WorkflowError.self) { try ctx.int("missing") }
     }
 
+    /// `choice` maps a string parameter to its enum case; a value the enum lacks names the parameter and the
+    /// allowed values instead of falling back to a default.
+    @Test func choiceNamesTheAllowedValues() throws {
+        let f = try T.job("impute", inputs: [:], parameters: [:])
+        let ctx = WorkflowContext(folder: f, spec: try f.readSpec(), parameters: ["loss": .string("nb"), "mode": .string("train")],
+                                  events: try JobEventWriter(folder: f), cancelled: { false })
+        #expect(try ctx.choice("loss", as: ReconstructionLoss.self) == .nb)
+        #expect(throws: WorkflowError.invalidParameter(name: "mode", message: "is 'train'; allowed: evaluation, production")) {
+            try ctx.choice("mode", as: ImputePlan.Mode.self)
+        }
+        #expect(throws: WorkflowError.self) { try ctx.choice("transfer", as: ImputationSettings.Transfer.self) }
+    }
+
     @Test func checkpointFilesKeepTheNewestAndMetricsAreWritten() throws {
         let f = try T.job("embed", inputs: [:], parameters: [:])
         let ctx = WorkflowContext(folder: f, spec: try f.readSpec(), parameters: ["k": .bool(true)], events: try JobEventWriter(folder: f), cancelled: { false })

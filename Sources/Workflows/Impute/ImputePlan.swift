@@ -9,7 +9,7 @@ import SpatialData
 /// - production: a `genes` list naming a gene the reference lacks or the panel already measures, or nothing
 ///   left to impute.
 public struct ImputePlan: Sendable {
-    public enum Mode: String, Sendable { case evaluation, production }
+    public enum Mode: String, Sendable, CaseIterable { case evaluation, production }
 
     public var mode: Mode
     /// The query as the model sees it (held-out columns removed in evaluation).

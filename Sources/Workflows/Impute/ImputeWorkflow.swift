@@ -32,11 +32,8 @@ public enum ImputeWorkflow: WorkflowImplementation {
     }
 
     static func plan(_ context: WorkflowContext) throws -> ImputePlan {
-        let mode = ImputePlan.Mode(rawValue: try context.string("mode"))
-        guard let mode else {
-            throw WorkflowError.invalidParameter(name: "mode", message: "is '\(try context.string("mode"))'; allowed: evaluation, production")
-        }
-        return try ImputePlan.make(query: try context.dataset("spatial"), reference: try context.dataset("reference"), mode: mode,
+        return try ImputePlan.make(query: try context.dataset("spatial"), reference: try context.dataset("reference"),
+                                   mode: try context.choice("mode", as: ImputePlan.Mode.self),
                                    heldOut: try context.double("heldout_genes"),
                                    genes: context.has("genes") ? try context.strings("genes") : nil, seed: context.seed,
                                    queryFile: context.spec.inputs["spatial"] ?? "spatial",
@@ -58,12 +55,12 @@ public enum ImputeWorkflow: WorkflowImplementation {
         s.perCellRescaling = try context.string("rescale") == "cell"
         s.normalizeInput = try context.bool("normalize_input")
         s.harmonizeInput = try context.bool("harmonize_input")
-        s.transfer = ImputationSettings.Transfer(rawValue: try context.string("transfer")) ?? .decoder
+        s.transfer = try context.choice("transfer", as: ImputationSettings.Transfer.self)
         s.transferNeighbours = try context.int("transfer_neighbours")
         s.seed = context.seed
         s.ensemble = try context.int("ensemble")
         s.maskCellRate = try context.float("mask_cells")
-        s.loss = ReconstructionLoss(rawValue: try context.string("loss")) ?? .logMSE
+        s.loss = try context.choice("loss", as: ReconstructionLoss.self)
         s.checkpoint = context.has("checkpoint") ? try context.checkpointURL("checkpoint") : nil
         return s
     }

@@ -37,6 +37,17 @@ extension WorkflowContext {
         return s
     }
 
+    /// A string parameter naming one case of `T` (the spec's `choices` are its raw values). A value the spec let
+    /// through but `T` does not know is an error naming the parameter and the allowed values, never a default.
+    public func choice<T: RawRepresentable & CaseIterable>(_ name: String, as: T.Type) throws(WorkflowError) -> T
+    where T.RawValue == String {
+        let s = try string(name)
+        guard let v = T(rawValue: s) else {
+            throw .invalidParameter(name: name, message: "is '\(s)'; allowed: \(T.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return v
+    }
+
     /// An optional string parameter: nil when not set.
     public func optionalString(_ name: String) throws(WorkflowError) -> String? {
         guard let v = parameters[name] else { return nil }
