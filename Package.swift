@@ -38,7 +38,8 @@ let package = Package(
         .target(name: "Workflows", dependencies: ["SpatialData", "CellLM", "Analysis", "Tensor"]),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Daemon is optimised in debug too: it hashes dataset files (SHA-256) when they are registered.
-        .target(name: "Daemon", dependencies: ["Store", "Workflows", .product(name: "Hummingbird", package: "hummingbird")],
+        .target(name: "Daemon", dependencies: ["Store", "Workflows", .product(name: "Hummingbird", package: "hummingbird"),
+                                               .product(name: "HummingbirdCore", package: "hummingbird")],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
         .executableTarget(name: "tessera", dependencies: [

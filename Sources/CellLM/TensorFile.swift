@@ -72,7 +72,10 @@ public struct TensorFile {
             out.append(Data(count: (64 - (out.count - start) % 64) % 64))
         }
         let tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-        try out.write(to: tmp)
+        do { try out.write(to: tmp) } catch {
+            try? FileManager.default.removeItem(at: tmp)   // a full disk must not keep a half-written copy
+            throw error
+        }
         // rename(2) replaces an existing file atomically (FileManager.replaceItemAt fails on Linux here).
         guard rename(tmp.path, url.path) == 0 else {
             let why = String(cString: strerror(errno))

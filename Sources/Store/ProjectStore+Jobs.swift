@@ -67,6 +67,19 @@ extension ProjectStore {
         }
     }
 
+    /// How many jobs are in `state` (not capped, unlike a listing).
+    public func count(state: JobState) throws -> Int {
+        try writer.read { try Job.filter(Column("state") == state).fetchCount($0) }
+    }
+
+    /// Id and events read offset of every finished job (a restart checks none left events unread).
+    public func finishedJobOffsets() throws -> [(id: String, offset: Int64)] {
+        try writer.read { db in
+            try Row.fetchAll(db, sql: "SELECT id, eventsOffset FROM job WHERE state IN ('succeeded', 'failed', 'cancelled')")
+                .map { ($0["id"], $0["eventsOffset"]) }
+        }
+    }
+
     /// The most recent succeeded job with this cache key (`--reuse`).
     public func cachedJob(cacheKey: String) throws -> Job? {
         try writer.read {

@@ -12,11 +12,36 @@ public final class ProjectStore: Sendable {
         config.foreignKeysEnabled = true
         config.busyMode = .timeout(10)
         if let path {
-            writer = try DatabasePool(path: path, configuration: config)   // WAL
+            do { writer = try DatabasePool(path: path, configuration: config) }   // WAL
+            catch { throw StoreError.unusable(path: path, problem: "cannot be opened as a SQLite database (\(error))", fix: Self.damagedFix) }
+            try Self.checkBeforeMigrating(writer, path: path)
         } else {
             writer = try DatabaseQueue(configuration: config)
         }
         try StoreMigrations.migrator.migrate(writer)
+    }
+
+    static let damagedFix = "Stop here: restore the file from a backup, or move it aside (with its -wal and -shm files) to start an empty store; the job folders beside it keep every result"
+
+    /// Refuses a file SQLite reports as damaged (`PRAGMA quick_check`) and one whose schema has migrations
+    /// this version does not know (written by a newer tesserad): serving either would lose data silently.
+    static func checkBeforeMigrating(_ writer: any DatabaseWriter, path: String) throws {
+        let (check, applied): ([String], Set<String>)
+        do {
+            (check, applied) = try writer.read { db in
+                (try String.fetchAll(db, sql: "PRAGMA quick_check"), try StoreMigrations.migrator.appliedIdentifiers(db))
+            }
+        } catch {
+            throw StoreError.unusable(path: path, problem: "is not a readable SQLite database (\(error))", fix: damagedFix)
+        }
+        guard check == ["ok"] else {
+            throw StoreError.unusable(path: path, problem: "is damaged (quick_check: \(check.prefix(3).joined(separator: "; ")))", fix: damagedFix)
+        }
+        let unknown = applied.subtracting(StoreMigrations.migrator.migrations)
+        guard unknown.isEmpty else {
+            throw StoreError.unusable(path: path, problem: "was written by a newer tesserad (unknown migrations: \(unknown.sorted().joined(separator: ", ")))",
+                                      fix: "Run that newer version on this root, or point this one at another --root")
+        }
     }
 
     /// Names of the migrations applied, in order.
@@ -86,5 +111,18 @@ public final class ProjectStore: Sendable {
     public func notes(project: String) throws -> [Note] {
         let p = try self.project(project)
         return try writer.read { try Note.filter(Column("projectId") == p.id).order(Column("createdAt")).fetchAll($0) }
+    }
+}
+
+extension StoreError {
+    /// A database error that has a store-level meaning (the disk is full), or nil.
+    public static func classify(_ error: any Error, path: String) -> StoreError? {
+        guard let e = error as? DatabaseError else { return nil }
+        switch e.resultCode {
+        case .SQLITE_FULL: return .noSpace(path: path)
+        case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+            return .unusable(path: path, problem: "is damaged (\(e.message ?? "SQLITE_CORRUPT"))", fix: ProjectStore.damagedFix)
+        default: return nil
+        }
     }
 }

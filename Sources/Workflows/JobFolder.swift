@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The on-disk contract between the daemon and a worker process (../shared/DESIGN.md): a worker reads
 /// `job.json`, appends progress to `events.jsonl`, writes artifacts under `artifacts/`, checkpoints under
@@ -54,11 +57,12 @@ public struct JobFolder: Sendable {
 
     public var workerPIDURL: URL { url.appendingPathComponent("worker.pid") }
 
-    /// Written by the worker as it starts (the daemon also records the PID it spawned).
-    public func writeWorkerPID(_ pid: Int32) throws { try Data("\(pid)\n".utf8).write(to: workerPIDURL, options: .atomic) }
+    /// Written by the worker as it starts (the daemon also records the process it spawned): its PID and the
+    /// process's start time, so a PID the kernel later reuses for another program is never taken for it.
+    public func writeWorker(_ w: WorkerProcess) throws { try Data("\(w)\n".utf8).write(to: workerPIDURL, options: .atomic) }
 
-    public func readWorkerPID() -> Int32? {
-        (try? String(contentsOf: workerPIDURL, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    public func readWorker() -> WorkerProcess? {
+        (try? String(contentsOf: workerPIDURL, encoding: .utf8)).flatMap { WorkerProcess($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     /// nil while the worker has not finished (or died before saying how).
@@ -71,6 +75,40 @@ public struct JobFolder: Sendable {
         let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]; e.dateEncodingStrategy = .iso8601; return e
     }()
     static let decoder: JSONDecoder = { let d = JSONDecoder(); d.dateDecodingStrategy = .iso8601; return d }()
+}
+
+/// A worker process as the daemon records it: PID and start time (clock ticks after boot, field 22 of
+/// `/proc/PID/stat`), written `PID:START` (a bare `PID` from older records has no start time).
+public struct WorkerProcess: Sendable, Equatable, CustomStringConvertible, LosslessStringConvertible {
+    public var pid: Int32
+    public var startTime: UInt64?
+
+    public init(pid: Int32, startTime: UInt64?) { self.pid = pid; self.startTime = startTime }
+
+    /// This process, or `pid` as it runs now (nil start time when it does not exist).
+    public static func current(_ pid: Int32 = getpid()) -> WorkerProcess { WorkerProcess(pid: pid, startTime: startTime(of: pid)) }
+
+    public init?(_ text: String) {
+        let parts = text.split(separator: ":", maxSplits: 1)
+        guard let first = parts.first, let pid = Int32(first), pid > 0 else { return nil }
+        self.pid = pid
+        if parts.count == 2 { guard let t = UInt64(parts[1]) else { return nil }; startTime = t } else { startTime = nil }
+    }
+
+    public var description: String { startTime.map { "\(pid):\($0)" } ?? "\(pid)" }
+
+    /// Field 22 of `/proc/PID/stat` (after the command name, which may hold spaces and parentheses).
+    public static func startTime(of pid: Int32) -> UInt64? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 19 ? UInt64(fields[19]) : nil
+    }
+
+    /// The process state letter (R, S, Z, ...) of `/proc/PID/stat`, nil when there is no such process.
+    public static func state(of pid: Int32) -> Character? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return nil }
+        return stat[stat.index(after: close)...].split(separator: " ").first?.first
+    }
 }
 
 /// A JSON value (parameters are typed by the workflow spec, not by this container).

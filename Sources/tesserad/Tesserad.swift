@@ -11,7 +11,7 @@ struct Tesserad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tesserad",
         abstract: "Tessera's daemon: the project store, the job queue and the HTTP API (serve), and the worker that runs one job (work).",
-        subcommands: [Serve.self, Work.self], defaultSubcommand: Serve.self)
+        subcommands: [Serve.self, Work.self, Register.self], defaultSubcommand: Serve.self)
 }
 
 /// Where the workflow specs are: the flag, else `workflows/` in the working directory, else next to the
@@ -29,7 +29,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Data root: the database and job folders (default: storage).") var root = "storage"
     @Option(help: "Address to listen on (anything but loopback needs --token).") var host: String?
     @Option(help: "Port.") var port: Int?
-    @Option(help: "Bearer token clients must send (required beyond loopback).") var token: String?
+    @Option(help: "File holding the bearer token clients must send (required beyond loopback; also $TESSERAD_TOKEN or \"token\" in ROOT/tesserad.json). Never on the command line, where `ps` shows it.")
+    var tokenFile: String?
     @Option(help: "Jobs running at once.") var concurrency: Int?
     @Option(help: "Folder of workflow specs.") var workflows: String?
     @Option(help: "Folder of the viewer's static files.") var webStatic: String?
@@ -40,7 +41,15 @@ struct Serve: AsyncParsableCommand {
         var c = try DaemonConfig.load(root: root)
         if let host { c.host = host }
         if let port { c.port = port }
-        if let token { c.token = token }
+        if let tokenFile {
+            guard let t = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+                FileHandle.standardError.write(Data("tesserad: cannot read the token file \(tokenFile)\n".utf8))
+                throw ExitCode(2)
+            }
+            c.token = t.trimmingCharacters(in: .whitespacesAndNewlines)
+        } else if let t = ProcessInfo.processInfo.environment["TESSERAD_TOKEN"], !t.isEmpty {
+            c.token = t
+        }
         if let concurrency { c.concurrency = concurrency }
         c.workflows = workflows ?? (FileManager.default.fileExists(atPath: c.workflows) ? c.workflows : defaultWorkflowsFolder())
         if let webStatic { c.webStatic = webStatic }
@@ -53,11 +62,19 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("tesserad: \(error)\n".utf8))
             throw ExitCode(2)
         }
+        raiseOpenFileLimit()
         // Workers are this executable's `work` subcommand, with the same workflow folder.
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let workflowsPath = URL(fileURLWithPath: c.workflows).standardizedFileURL.path
         let executor = LocalExecutor { folder in (exe, ["work", folder.url.path, "--workflows", workflowsPath]) }
-        let service = try DaemonService(config: c, executor: executor)
+        let registrar = DatasetRegistrar(timeoutSeconds: c.registerTimeoutSeconds, memoryMB: c.registerMemoryMB) { json, store, mb in
+            (exe, ["register", "--request", json, "--store", store.path, "--memory-mb", "\(mb)"])
+        }
+        let service: DaemonService
+        do { service = try DaemonService(config: c, executor: executor, registrar: registrar) } catch let e as DaemonError {
+            FileHandle.standardError.write(Data("tesserad: \(e)\n".utf8))
+            throw ExitCode(2)
+        }
         let config = c
         let app = DaemonServer.application(service: service) { port in
             FileHandle.standardOutput.write(Data("tesserad: listening on http://\(config.host):\(port) (root \(config.rootURL.path), \(service.catalog.specs.count) workflows)\n".utf8))
@@ -68,6 +85,40 @@ struct Serve: AsyncParsableCommand {
             _ = try await group.next()
             group.cancelAll()
         }
+    }
+}
+
+/// The soft open-file limit raised to the hard one: connections, workers, the database and served files all
+/// need descriptors (the connection cap is derived from this limit).
+func raiseOpenFileLimit() {
+    var lim = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim) == 0, lim.rlim_cur < lim.rlim_max else { return }
+    lim.rlim_cur = lim.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &lim)
+}
+
+/// Registration of one dataset, in a process of its own (what the daemon starts for `dataset add`): prints one
+/// line of JSON, the registered dataset or the error.
+struct Register: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "internal: read, check and hash one dataset for the daemon", shouldDisplay: false)
+
+    @Option(help: "The registration request as JSON.") var request: String
+    @Option(help: "Folder for datasets converted from joined tables.") var store: String
+    @Option(help: "Address-space limit in MB.") var memoryMb: Int = 8192
+
+    func run() throws {
+        var lim = rlimit(rlim_cur: rlim_t(memoryMb) << 20, rlim_max: rlim_t(memoryMb) << 20)
+        _ = setrlimit(Int32(RLIMIT_AS.rawValue), &lim)
+        let answer: DatasetRegistrar.ChildAnswer
+        do {
+            let r = try JSONDecoder().decode(RegistrationRequest.self, from: Data(request.utf8))
+            answer = .init(ok: try DatasetRegistration.run(r, store: URL(fileURLWithPath: store, isDirectory: true)))
+        } catch let e as APIError {
+            answer = .init(error: e)
+        } catch {
+            answer = .init(error: APIError(status: .unprocessableContent, code: "unreadable_dataset", message: "registration failed: \(error)"))
+        }
+        print(String(decoding: try JSONEncoder().encode(answer), as: UTF8.self))
     }
 }
 
@@ -82,7 +133,7 @@ struct Work: ParsableCommand {
 
     func run() throws {
         let folder = JobFolder(URL(fileURLWithPath: jobDir, isDirectory: true))
-        try? folder.writeWorkerPID(getpid())
+        try? folder.writeWorker(.current())
         signal(SIGTERM) { _ in terminationRequested = 1 }
         let exit: JobFolder.Exit
         do {

@@ -99,7 +99,7 @@ import Workflows
         try q.tick()
         #expect(try s.job(live).state == .running && s.job(lost).state == .running)
         // The worker of `lost` dies together with the daemon.
-        kill(Int32(try s.job(lost).externalId!)!, SIGKILL)
+        kill(WorkerProcess(try s.job(lost).externalId!)!.pid, SIGKILL)
         Thread.sleep(forTimeInterval: 0.2)
         let store2 = try ProjectStore(path: db)
         let q2 = JobQueue(store: store2, root: root, executor: Self.executor(), concurrency: 2)

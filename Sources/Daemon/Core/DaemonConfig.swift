@@ -9,6 +9,15 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
     public var port: Int = 7878
     /// Bearer token clients must send (`Authorization: Bearer …`). Required for any non-loopback bind.
     public var token: String?
+    /// Host names (besides loopback and `host`) the `Host` header may carry, e.g. a DNS name of this machine.
+    public var allowedHosts: [String] = []
+    /// Open connections at most; beyond it new ones wait in the kernel's queue (0: derived from the file limit).
+    public var maxConnections: Int = 0
+    /// Seconds a connection may stay idle (or spend sending its request head) before it is closed.
+    public var idleTimeoutSeconds: Double = 15
+    /// Dataset registration runs in a child process with these limits (seconds, MB of address space).
+    public var registerTimeoutSeconds: Double = 600
+    public var registerMemoryMB: Int = 8192
     /// Jobs running at once.
     public var concurrency: Int = 1
     /// Ready workflow specs (`workflows/`).
@@ -24,7 +33,7 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
 
     public init(root: String) { self.root = root }
 
-    enum CodingKeys: String, CodingKey { case root, host, port, token, concurrency, workflows, webStatic, maxBodyBytes, tickSeconds, startsJobs }
+    enum CodingKeys: String, CodingKey { case root, host, port, token, allowedHosts, maxConnections, idleTimeoutSeconds, registerTimeoutSeconds, registerMemoryMB, concurrency, workflows, webStatic, maxBodyBytes, tickSeconds, startsJobs }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -32,6 +41,11 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
         host = try c.decodeIfPresent(String.self, forKey: .host) ?? host
         port = try c.decodeIfPresent(Int.self, forKey: .port) ?? port
         token = try c.decodeIfPresent(String.self, forKey: .token)
+        allowedHosts = try c.decodeIfPresent([String].self, forKey: .allowedHosts) ?? allowedHosts
+        maxConnections = try c.decodeIfPresent(Int.self, forKey: .maxConnections) ?? maxConnections
+        idleTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .idleTimeoutSeconds) ?? idleTimeoutSeconds
+        registerTimeoutSeconds = try c.decodeIfPresent(Double.self, forKey: .registerTimeoutSeconds) ?? registerTimeoutSeconds
+        registerMemoryMB = try c.decodeIfPresent(Int.self, forKey: .registerMemoryMB) ?? registerMemoryMB
         concurrency = try c.decodeIfPresent(Int.self, forKey: .concurrency) ?? concurrency
         workflows = try c.decodeIfPresent(String.self, forKey: .workflows) ?? workflows
         webStatic = try c.decodeIfPresent(String.self, forKey: .webStatic) ?? webStatic
@@ -60,7 +74,7 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
         if !isLoopback && (token ?? "").count < 16 {
             throw DaemonError.config("""
                 refusing to listen on \(host): binding beyond loopback requires a bearer token of at least 16 characters. \
-                Set "token" in \(root)/tesserad.json or pass --token (clients then send it with --token or TESSERA_TOKEN), \
+                Set "token" in \(root)/tesserad.json, pass --token-file or set TESSERAD_TOKEN (clients then send it with --token or TESSERA_TOKEN), \
                 or listen on 127.0.0.1.
                 """)
         }

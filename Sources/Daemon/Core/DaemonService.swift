@@ -12,21 +12,43 @@ public final class DaemonService: @unchecked Sendable {
     public let store: ProjectStore
     public let queue: JobQueue
     public let catalog: WorkflowCatalog
+    public let registrar: DatasetRegistrar
     private let queueLock = NSLock()
+    /// Held for the daemon's life: one daemon per data root.
+    private let rootLock: RootLock
 
     /// Opens (creating) the data root and its database, loads the workflow catalog and reconciles every job
-    /// an earlier daemon left running.
-    public init(config: DaemonConfig, executor: LocalExecutor) throws {
+    /// an earlier daemon left running. Refuses a root another daemon serves, a damaged database, one written
+    /// by a newer version, and a missing or empty database beside existing job folders.
+    public init(config: DaemonConfig, executor: LocalExecutor, registrar: DatasetRegistrar = .besideExecutable()) throws {
         try config.validate()
         self.config = config
+        self.registrar = registrar
         let root = config.rootURL
         try FileManager.default.createDirectory(at: root.appendingPathComponent("jobs"), withIntermediateDirectories: true)
-        store = try ProjectStore(path: config.databasePath)
+        rootLock = try RootLock(root: root)
+        try Self.checkDatabasePresence(config)
+        do { store = try ProjectStore(path: config.databasePath) }
+        catch let e as StoreError { throw DaemonError.config(e.description) }
         catalog = try WorkflowCatalog.load(directory: URL(fileURLWithPath: config.workflows, isDirectory: true))
         queue = JobQueue(store: store, root: root, executor: executor, concurrency: config.concurrency)
         do { try queueLock.withLock { _ = try queue.reconcile() } } catch {
             FileHandle.standardError.write(Data("tesserad: reconciling jobs after restart failed: \(error)\n".utf8))
         }
+    }
+
+    /// A database that is missing or empty while job folders exist means the store was lost or replaced:
+    /// starting would silently orphan every job's results.
+    static func checkDatabasePresence(_ c: DaemonConfig) throws {
+        let db = c.databasePath
+        let size = (try? FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) ?? nil
+        guard size == nil || size == 0 else { return }
+        let jobs = (try? FileManager.default.contentsOfDirectory(atPath: c.rootURL.appendingPathComponent("jobs").path)) ?? []
+        guard !jobs.isEmpty else { return }
+        throw DaemonError.config("""
+            \(db) is \(size == nil ? "missing" : "empty") but \(c.rootURL.path)/jobs holds \(jobs.count) job folder(s): \
+            restore the database from a backup, or move the jobs folder aside to start a new store on this root
+            """)
     }
 
     /// One scheduling round (also used by tests to step the queue deterministically).
@@ -36,10 +58,21 @@ public final class DaemonService: @unchecked Sendable {
     }
 
     /// Runs scheduling rounds until the task is cancelled. A failing round is logged and retried.
+    /// A failing round (a full disk, a locked database) is logged once per distinct error and the next rounds
+    /// back off up to 10 s, so a persistent fault neither floods the log nor spins.
     public func runScheduler(log: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) async {
+        var lastError = "", delay = config.tickSeconds
         while !Task.isCancelled {
-            do { try tick() } catch { log("scheduler: \(error)") }
-            try? await Task.sleep(nanoseconds: UInt64(config.tickSeconds * 1e9))
+            do {
+                try tick()
+                if !lastError.isEmpty { log("scheduler: recovered"); lastError = "" }
+                delay = config.tickSeconds
+            } catch {
+                let text = StoreError.classify(error, path: config.databasePath)?.description ?? "\(error)"
+                if text != lastError { log("scheduler: \(text)"); lastError = text }
+                delay = min(10, max(config.tickSeconds, delay * 2))
+            }
+            try? await Task.sleep(nanoseconds: UInt64(delay * 1e9))
         }
     }
 
@@ -49,27 +82,29 @@ public final class DaemonService: @unchecked Sendable {
         try store.createProject(name: name, description: description)
     }
 
-    /// Registers a dataset file: reads it (so a file Tessera cannot read is refused now, not at run time),
-    /// hashes its bytes and stores its shape and summary.
-    public func registerDataset(project: String, path: String, name: String?) throws -> DatasetRecord {
-        _ = try store.project(project)
-        guard path.hasPrefix("/") else {
+    /// Registers a dataset: a child process checks it is a regular file or folder, reads it (so a file Tessera
+    /// cannot read is refused now, not at run time), streams its hash and summarises it; the daemon stores the
+    /// result. Returns the record and the names of datasets in the project with the same content.
+    public func registerDataset(project: String, request: RegistrationRequest, name: String?) throws -> (DatasetRecord, sameContent: [String]) {
+        let p = try store.project(project)
+        guard request.path.hasPrefix("/") else {
             throw APIError(status: .unprocessableContent, code: "invalid_field",
-                           message: "path: '\(path)' is relative; the daemon needs an absolute path (the CLI sends one)")
+                           message: "path: '\(request.path)' is relative; the daemon needs an absolute path (the CLI sends one)")
         }
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw APIError(status: .unprocessableContent, code: "invalid_field", message: "path: \(path) does not exist on the daemon's machine")
+        if let name { try Self.checkName(name) }
+        _ = try DatasetRegistration.checkKind(request.path)   // stat only: a FIFO is refused before any child opens it
+        let r = try registrar.register(request, store: config.rootURL.appendingPathComponent("datasets", isDirectory: true))
+        let dsName = name ?? URL(fileURLWithPath: request.path).deletingPathExtension().lastPathComponent
+        let same = try store.datasets(project: p.id).filter { $0.contentHash == r.contentHash }.map(\.name)
+        let record = try store.registerDataset(project: p.id, name: dsName, path: r.path, contentHash: r.contentHash,
+                                               cells: r.cells, genes: r.genes, summary: r.summary)
+        return (record, same)
+    }
+
+    static func checkName(_ name: String) throws {
+        guard !name.isEmpty, name.count <= 200, !name.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+            throw APIError(status: .unprocessableContent, code: "invalid_field", message: "name: must be 1 to 200 printable characters")
         }
-        let ds: Dataset
-        do { ds = try DatasetReader.read(path: path) } catch {
-            throw APIError(status: .unprocessableContent, code: "unreadable_dataset", message: "\(path): \(error)")
-        }
-        let hash = try isDir.boolValue ? SHA256.hex(path) : SHA256.file(URL(fileURLWithPath: path)).hash
-        let summary = String(decoding: try JSONEncoder().encode(DatasetSummary(ds)), as: UTF8.self)
-        let dsName = name ?? URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        return try store.registerDataset(project: project, name: dsName, path: path, contentHash: hash,
-                                         cells: ds.cellCount, genes: ds.geneCount, summary: summary)
     }
 
     // MARK: jobs
@@ -86,6 +121,31 @@ public final class DaemonService: @unchecked Sendable {
         public var priority: Int?
         /// Answer from a finished job with the same cache key instead of running again.
         public var reuse: Bool?
+
+        public init(project: String, workflow: String, version: String? = nil, parameters: [String: JSONValue]? = nil,
+                    inputs: [String: String]? = nil, priority: Int? = nil, reuse: Bool? = nil) {
+            self.project = project; self.workflow = workflow; self.version = version; self.parameters = parameters
+            self.inputs = inputs; self.priority = priority; self.reuse = reuse
+        }
+
+        enum CodingKeys: String, CodingKey { case project, workflow, version, parameters, inputs, priority, reuse }
+
+        /// As synthesised, except that a priority that is not a small integer (2^63, 1.5) names the field.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            project = try c.decode(String.self, forKey: .project)
+            workflow = try c.decode(String.self, forKey: .workflow)
+            version = try c.decodeIfPresent(String.self, forKey: .version)
+            parameters = try c.decodeIfPresent([String: JSONValue].self, forKey: .parameters)
+            inputs = try c.decodeIfPresent([String: String].self, forKey: .inputs)
+            reuse = try c.decodeIfPresent(Bool.self, forKey: .reuse)
+            if c.contains(.priority), try !c.decodeNil(forKey: .priority) {
+                guard let p = try? c.decode(Int.self, forKey: .priority), (-1_000_000...1_000_000).contains(p) else {
+                    throw APIError(status: .unprocessableContent, code: "invalid_field", message: "priority: must be an integer from -1000000 to 1000000")
+                }
+                priority = p
+            }
+        }
     }
 
     /// Validates a submission fully before anything is stored: the workflow and version exist, the roles fit
@@ -97,11 +157,11 @@ public final class DaemonService: @unchecked Sendable {
         let spec = try catalog.spec(named: s.workflow)
         if let v = s.version, v != spec.version {
             throw APIError(status: .unprocessableContent, code: "invalid_field",
-                           message: "version: the daemon has \(spec.name) version \(spec.version), not \(v); resubmit with the current spec")
+                           message: "version: the daemon has \(spec.name) version \(spec.version), not \(v.prefix(40))\(v.count > 40 ? "…" : ""); resubmit with the current spec")
         }
         let inputs = s.inputs ?? [:]
         try spec.checkInputs(roles: Array(inputs.keys))
-        var resolvedInputs: [String: String] = [:], hashes: [String: String] = [:]
+        var resolvedInputs: [String: String] = [:], hashes: [String: String] = [:], records: [String: DatasetRecord] = [:]
         for (role, key) in inputs {
             let d: DatasetRecord
             do { d = try store.dataset(key, project: project.id) } catch {
@@ -116,9 +176,18 @@ public final class DaemonService: @unchecked Sendable {
                 throw APIError(status: .unprocessableContent, code: "invalid_input",
                                message: "inputs.\(role): dataset \(d.name) has no cell coordinates, and role '\(role)' is spatial; bind a spatial dataset (with x/y) or use a workflow role that takes scRNA-seq")
             }
-            resolvedInputs[role] = d.id; hashes[role] = d.contentHash
+            if spec.input(forRole: role)?.kind == .reference, Self.summary(d)?.x != nil {
+                throw APIError(status: .unprocessableContent, code: "invalid_input",
+                               message: "inputs.\(role): dataset \(d.name) is spatial (it has cell coordinates), and role '\(role)' takes an scRNA-seq reference; bind it as the spatial input and a dissociated dataset as \(role)")
+            }
+            if let other = resolvedInputs.first(where: { $0.value == d.id })?.key {
+                throw APIError(status: .unprocessableContent, code: "invalid_input",
+                               message: "inputs: dataset \(d.name) is bound to both '\(other)' and '\(role)'; bind each dataset to one role")
+            }
+            resolvedInputs[role] = d.id; hashes[role] = d.contentHash; records[role] = d
         }
         var params = try spec.resolve(parameters: s.parameters ?? [:])
+        try Self.checkLabelColumns(spec: spec, parameters: params, datasets: records)
         for p in spec.parameters where p.type == .checkpoint {
             guard case .string(let value)? = params[p.name] else { continue }
             params[p.name] = .string(try checkpointPath(value, parameter: p.name))
@@ -133,6 +202,46 @@ public final class DaemonService: @unchecked Sendable {
                                       inputs: resolvedInputs, priority: s.priority ?? 0, maxAttempts: spec.maxAttempts ?? 1,
                                       cacheKey: key)
         return (job, false)
+    }
+
+    static func summary(_ d: DatasetRecord) -> DatasetSummary? {
+        try? JSONDecoder().decode(DatasetSummary.self, from: Data(d.summary.utf8))
+    }
+
+    /// A parameter naming an obs column of classes (`label_column`, `*_label_column`) must name a column of a
+    /// bound dataset that holds classes: not a continuous one (a float column would become thousands of
+    /// "classes"), with at least two and at most half as many classes as cells. Checked from the stored
+    /// summaries, before anything is stored or run.
+    static func checkLabelColumns(spec: WorkflowSpec, parameters: [String: JSONValue], datasets: [String: DatasetRecord]) throws {
+        for p in spec.parameters where p.type == .string && (p.name == "label_column" || p.name.hasSuffix("_label_column")) {
+            guard case .string(let column)? = parameters[p.name], !column.isEmpty, !datasets.isEmpty else { continue }
+            let found = datasets.sorted { $0.key < $1.key }.compactMap { role, d -> (String, DatasetRecord, DatasetSummary.Column)? in
+                guard let c = summary(d)?.obs.first(where: { $0.name == column }) else { return nil }
+                return (role, d, c)
+            }
+            guard !found.isEmpty else {
+                let names = datasets.values.flatMap { summary($0)?.obs.map(\.name) ?? [] }
+                throw APIError(status: .unprocessableContent, code: "invalid_parameter",
+                               message: "parameters.\(p.name): no bound dataset has an obs column '\(column.prefix(100))'; " +
+                                   (names.isEmpty ? "the datasets have no obs columns" : "columns: \(Set(names).sorted().prefix(30).joined(separator: ", "))"))
+            }
+            for (role, d, c) in found {
+                if c.type == "float" {
+                    throw APIError(status: .unprocessableContent, code: "invalid_parameter",
+                                   message: "parameters.\(p.name): column '\(column)' of \(d.name) (inputs.\(role)) holds continuous numbers; name a column of classes (categorical, text or integer codes)")
+                }
+                guard let n = c.categoryCount else { continue }
+                let labelled = d.cells - c.missing
+                if n < 2 {
+                    throw APIError(status: .unprocessableContent, code: "invalid_parameter",
+                                   message: "parameters.\(p.name): column '\(column)' of \(d.name) has \(n) class; it needs at least two")
+                }
+                if n > max(2, labelled / 2) {
+                    throw APIError(status: .unprocessableContent, code: "invalid_parameter",
+                                   message: "parameters.\(p.name): column '\(column)' of \(d.name) has \(n) classes for \(labelled) labelled cells (more than half as many classes as cells): it looks like ids or values, not classes; name a column of cell types or domains")
+                }
+            }
+        }
     }
 
     /// A checkpoint parameter: `job:ID` → that finished job's checkpoint artifact; otherwise an existing

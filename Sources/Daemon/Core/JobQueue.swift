@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Store
 import Workflows
 
@@ -32,10 +35,11 @@ public final class JobQueue: @unchecked Sendable {
     @discardableResult
     public func reconcile(now: Date = Date()) throws -> [String] {
         var touched: [String] = []
-        for job in try store.jobs(state: .running) + store.jobs(state: .retrying) {
+        for job in try store.jobs(state: .running, limit: .max) + store.jobs(state: .retrying, limit: .max) {
             try poll(job, now: now, restarting: true)
             touched.append(job.id)
         }
+        try repairFinishedJobs(now: now)
         return touched
     }
 
@@ -59,7 +63,7 @@ public final class JobQueue: @unchecked Sendable {
         case .queued, .retrying: try store.transition(job: jobID, to: .cancelled, reason: "cancelled before it started", now: now)
         case .running:
             cancelRequested[jobID] = now
-            if let pid = job.externalId.flatMap(Int32.init) { executor.signal(pid, force: false) }
+            if let w = job.externalId.flatMap(WorkerProcess.init) { executor.signal(w, force: false) }
         default: throw StoreError.invalidTransition(job: jobID, from: job.state, to: .cancelled)
         }
     }
@@ -80,18 +84,18 @@ public final class JobQueue: @unchecked Sendable {
         }
         // A daemon killed right after spawning a worker, before recording it, left that worker running: adopt it
         // rather than start a second one on the same folder.
-        if let orphan = f.readWorkerPID(), f.readExit() == nil, executor.isAlive(orphan) {
-            try store.transition(job: job.id, to: .running, reason: "adopted worker \(orphan) started before a daemon restart", now: now) {
-                $0.externalId = String(orphan)
+        if let orphan = f.readWorker(), f.readExit() == nil, executor.isAlive(orphan) {
+            try store.transition(job: job.id, to: .running, reason: "adopted worker \(orphan.pid) started before a daemon restart", now: now) {
+                $0.externalId = orphan.description
             }
             return
         }
         try? FileManager.default.removeItem(at: f.exitURL)   // a retry starts without the last attempt's exit
         try? FileManager.default.removeItem(at: f.workerPIDURL)
         do {
-            let pid = try executor.start(f)
-            try store.transition(job: job.id, to: .running, reason: "worker \(pid) started (attempt \(job.attempts + 1))", now: now) {
-                $0.externalId = String(pid)
+            let w = try executor.start(f)
+            try store.transition(job: job.id, to: .running, reason: "worker \(w.pid) started (attempt \(job.attempts + 1))", now: now) {
+                $0.externalId = w.description
             }
         } catch let e as StoreError { throw e }
         catch {
@@ -100,31 +104,18 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     /// Tails events into metrics and artifacts (exactly once: the read offset is stored with them); finalises
-    /// the job if its worker has finished or vanished.
+    /// the job if its worker has finished or vanished. After `exit.json` is seen the events are drained once
+    /// more: a worker writes its last events just before `exit.json`, and they may have landed between the
+    /// first read and that one.
     private func poll(_ job: Job, now: Date, restarting: Bool) throws {
         let f = folder(job.id)
-        let (events, next, _) = try JobEventReader.read(f, from: UInt64(job.eventsOffset))
-        if next != UInt64(job.eventsOffset) {
-            var points: [(step: Int, name: String, value: Double)] = []
-            var artifacts: [ArtifactInfo] = []
-            for e in events {
-                switch e.kind {
-                case .metric, .progress:
-                    for (k, v) in (e.values ?? [:]).sorted(by: { $0.key < $1.key }) { points.append((e.step ?? 0, k, v)) }
-                case .artifact:
-                    guard let rel = e.path, let url = Self.inside(f.url, rel) else { continue }
-                    guard let (hash, size) = try? SHA256.file(url) else { continue }
-                    artifacts.append(ArtifactInfo(kind: e.text ?? url.pathExtension, path: rel, hash: hash, size: size))
-                default: break
-                }
-            }
-            try store.recordEvents(job: job.id, metrics: points, artifacts: artifacts, offset: Int64(next), now: now)
-        }
+        let offset = try drain(job.id, folder: f, from: UInt64(job.eventsOffset), now: now)
         // The worker writes its PID to worker.pid as it starts: a daemon killed between starting a worker and
         // recording its PID still finds it.
-        let pid = job.externalId.flatMap(Int32.init) ?? f.readWorkerPID()
+        let pid = job.externalId.flatMap(WorkerProcess.init) ?? f.readWorker()
         if job.state == .retrying { return }
         if let exit = f.readExit() {
+            _ = try drain(job.id, folder: f, from: offset, now: now)
             pid.map(executor.release)
             switch exit.status {
             case .succeeded: try store.transition(job: job.id, to: .succeeded, reason: exit.reason, now: now)
@@ -146,9 +137,60 @@ public final class JobQueue: @unchecked Sendable {
             try store.transition(job: job.id, to: .cancelled, reason: "cancelled; the worker was stopped", now: now)
             return
         }
-        let why = restarting ? "worker \(pid.map(String.init) ?? "?") was not running when the daemon restarted"
-                             : "worker \(pid.map(String.init) ?? "?") exited without writing exit.json (crash or kill)"
+        let why = restarting ? "worker \(pid.map { String($0.pid) } ?? "?") was not running when the daemon restarted"
+                             : "worker \(pid.map { String($0.pid) } ?? "?") exited without writing exit.json (crash or kill)"
         try retryOrFail(job, reason: why, now: now)
+    }
+
+    /// Records the complete events after `offset` and returns the new offset.
+    @discardableResult
+    func drain(_ jobID: String, folder f: JobFolder, from offset: UInt64, now: Date) throws -> UInt64 {
+        let (events, next, _) = try JobEventReader.read(f, from: offset)
+        guard next != offset else { return offset }
+        var points: [(step: Int, name: String, value: Double)] = []
+        var artifacts: [ArtifactInfo] = []
+        for e in events {
+            switch e.kind {
+            case .metric, .progress:
+                for (k, v) in (e.values ?? [:]).sorted(by: { $0.key < $1.key }) { points.append((e.step ?? 0, k, v)) }
+            case .artifact:
+                guard let rel = e.path, let url = Self.inside(f.url, rel), Self.isRegularFile(url) else { continue }
+                guard let (hash, size) = try? SHA256.file(url) else { continue }
+                artifacts.append(ArtifactInfo(kind: e.text ?? url.pathExtension, path: rel, hash: hash, size: size))
+            default: break
+            }
+        }
+        try store.recordEvents(job: jobID, metrics: points, artifacts: artifacts, offset: Int64(next), now: now)
+        return next
+    }
+
+    /// Finished jobs whose events file grew past what was read (a daemon that finalised a job before the fix
+    /// for the exit race, or one killed between the two): their last metrics and artifacts are recorded now.
+    @discardableResult
+    public func repairFinishedJobs(now: Date = Date()) throws -> [String] {
+        var repaired: [String] = []
+        for (id, offset) in try store.finishedJobOffsets() {
+            let f = folder(id)
+            guard let size = (try? FileManager.default.attributesOfItem(atPath: f.eventsURL.path)[.size] as? NSNumber)?.int64Value,
+                  size > offset else { continue }
+            if try drain(id, folder: f, from: UInt64(offset), now: now) != UInt64(offset) { repaired.append(id) }
+        }
+        return repaired
+    }
+
+    /// Below this much free space a crashed job is failed rather than retried.
+    static let minimumFreeBytes: UInt64 = 32 << 20
+
+    /// Bytes available to this process on the file system holding `url`.
+    static func freeBytes(_ url: URL) -> UInt64? {
+        var st = statvfs()
+        guard statvfs(url.path, &st) == 0 else { return nil }
+        return UInt64(st.f_bavail) * UInt64(st.f_frsize)
+    }
+
+    /// A regular file (a FIFO or device announced as an artifact is never opened).
+    static func isRegularFile(_ url: URL) -> Bool {
+        (try? FileManager.default.attributesOfItem(atPath: url.path)[.type] as? FileAttributeType) == .typeRegular
     }
 
     /// `rel` resolved inside `folder`, or nil when it would leave it (a worker cannot register files elsewhere).
@@ -166,6 +208,11 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     private func retryOrFail(_ job: Job, reason: String, now: Date) throws {
+        if let free = Self.freeBytes(root), free < Self.minimumFreeBytes {
+            // Retrying onto a full disk fails the same way each time and keeps the disk full.
+            try store.transition(job: job.id, to: .failed, reason: "\(reason); no space left on device (\(root.path): \(free / 1024) KiB free), so it is not retried: free disk space, then resubmit", now: now)
+            return
+        }
         if job.attempts < job.maxAttempts {
             try store.transition(job: job.id, to: .retrying, reason: reason, now: now)
         } else {

@@ -16,8 +16,9 @@ public final class LocalExecutor: @unchecked Sendable {
         self.command = command
     }
 
-    /// Starts the worker; its stdout and stderr go to `worker.log` in the folder. Returns the PID.
-    public func start(_ folder: JobFolder) throws -> Int32 {
+    /// Starts the worker; its stdout and stderr go to `worker.log` in the folder. Returns the process with
+    /// its start time.
+    public func start(_ folder: JobFolder) throws -> WorkerProcess {
         let (exe, args) = command(folder)
         let p = Process()
         p.executableURL = exe
@@ -26,35 +27,36 @@ public final class LocalExecutor: @unchecked Sendable {
         let logURL = folder.url.appendingPathComponent("worker.log")
         FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
+        defer { try? log.close() }   // the child has its own copy
         try log.seekToEnd()
         p.standardOutput = log; p.standardError = log
         p.standardInput = FileHandle.nullDevice
         try p.run()
         lock.lock(); children[p.processIdentifier] = p; lock.unlock()
-        return p.processIdentifier
+        return WorkerProcess.current(p.processIdentifier)
     }
 
     /// Whether the worker is still running. Our own children are reaped through `Process`; a worker inherited
-    /// from an earlier daemon is probed with signal 0.
-    public func isAlive(_ pid: Int32) -> Bool {
-        lock.lock(); let p = children[pid]; lock.unlock()
+    /// from an earlier daemon is probed in /proc: it must exist, not be a zombie, and have the recorded start
+    /// time (a PID reused by another program is not our worker).
+    public func isAlive(_ w: WorkerProcess) -> Bool {
+        lock.lock(); let p = children[w.pid]; lock.unlock()
         if let p { return p.isRunning }
-        guard kill(pid, 0) == 0 else { return false }
-        // An orphan that died but was not reaped yet (a zombie) still answers signal 0: read its state.
-        if let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-           let close = stat.lastIndex(of: ")"), let state = stat[stat.index(after: close)...].split(separator: " ").first {
-            return state != "Z" && state != "X"
-        }
+        guard kill(w.pid, 0) == 0 || errno == EPERM else { return false }
+        guard let state = WorkerProcess.state(of: w.pid), state != "Z", state != "X" else { return false }
+        if let recorded = w.startTime { return WorkerProcess.startTime(of: w.pid) == recorded }
         return true
     }
 
-    /// Asks the worker to stop (SIGTERM: it checkpoints and writes a cancelled exit), or forces it (SIGKILL).
-    public func signal(_ pid: Int32, force: Bool) {
-        _ = kill(pid, force ? SIGKILL : SIGTERM)
+    /// Asks the worker to stop (SIGTERM: it checkpoints and writes a cancelled exit), or forces it (SIGKILL);
+    /// only when it is still the recorded process.
+    public func signal(_ w: WorkerProcess, force: Bool) {
+        guard isAlive(w) else { return }
+        _ = kill(w.pid, force ? SIGKILL : SIGTERM)
     }
 
     /// Forgets a finished child.
-    public func release(_ pid: Int32) {
-        lock.lock(); children[pid] = nil; lock.unlock()
+    public func release(_ w: WorkerProcess) {
+        lock.lock(); children[w.pid] = nil; lock.unlock()
     }
 }

@@ -18,7 +18,9 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
 
     public func response() -> Response {
         struct Body: Encodable { struct E: Encodable { let code: String; let message: String }; let error: E }
-        let data = (try? JSONEncoder().encode(Body(error: .init(code: code, message: message)))) ?? Data("{}".utf8)
+        // A message may quote what the client sent: never echo more than a screenful back.
+        let text = message.count > 2000 ? String(message.prefix(2000)) + "… (truncated)" : message
+        let data = (try? JSONEncoder().encode(Body(error: .init(code: code, message: text)))) ?? Data("{}".utf8)
         return Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
                         body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
@@ -33,6 +35,8 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
             case .duplicate: return APIError(status: .conflict, code: "duplicate", message: e.description)
             case .invalidTransition: return APIError(status: .conflict, code: "invalid_state", message: e.description)
             case .invalid: return APIError(status: .unprocessableContent, code: "invalid_field", message: e.description)
+            case .unusable: return APIError(status: .serviceUnavailable, code: "store_unusable", message: e.description)
+            case .noSpace: return APIError(status: HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage"), code: "no_space", message: e.description)
             }
         case let e as WorkflowError:
             switch e {
@@ -56,6 +60,7 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
         case let e as DecodingError:
             return APIError(status: .badRequest, code: "malformed_json", message: "the request body is not the expected JSON: \(Self.describe(e))")
         default:
+            if let e = StoreError.classify(error, path: "the daemon's database") { return from(e) }
             return APIError(status: .internalServerError, code: "internal", message: "\(error)")
         }
     }
@@ -76,29 +81,5 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do { return try await next(request, context) } catch { return APIError.from(error).response() }
-    }
-}
-
-/// With a token configured, every `/api` and `/files` request must carry `Authorization: Bearer TOKEN`.
-/// The viewer's own static pages stay public (they hold no data; their scripts send the token).
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    let token: String?
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let token, request.uri.path.hasPrefix("/api") || request.uri.path.hasPrefix("/files") else {
-            return try await next(request, context)
-        }
-        let given = request.headers[.authorization] ?? ""
-        guard Self.constantTimeEqual(given, "Bearer \(token)") else {
-            throw APIError(status: .unauthorized, code: "unauthorized",
-                           message: "this daemon requires a bearer token; pass --token or set TESSERA_TOKEN")
-        }
-        return try await next(request, context)
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8), y = Array(b.utf8)
-        var diff = UInt8(x.count == y.count ? 0 : 1)
-        for i in 0..<min(x.count, y.count) { diff |= x[i] ^ y[i] }
-        return diff == 0
     }
 }

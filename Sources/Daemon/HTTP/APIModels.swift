@@ -12,8 +12,16 @@ public enum API {
         public var id: String, project: String, name: String, path: String, contentHash: String, cells: Int, genes: Int
         public var summary: JSONValue
         public var registeredAt: Date
+        /// Only in a registration's answer: other datasets of the project with the same content, and warnings
+        /// about the data (counts that are not integers).
+        public var sameContentAs: [String]? = nil
+        public var warnings: [String]? = nil
     }
-    public struct NewDataset: Codable, Sendable { public var path: String; public var name: String? }
+    public struct NewDataset: Codable, Sendable {
+        public var path: String; public var name: String?
+        /// Counts tables only: files joined to the counts, and their orientation (as `tessera inspect` takes them).
+        public var locations: String?; public var metadata: String?; public var orientation: String?
+    }
 
     public struct Progress: Codable, Sendable {
         public var phase: String?, step: Int?, total: Int?, epoch: Int?
@@ -69,6 +77,20 @@ public enum API {
                     summary: (try? decoder.decode(JSONValue.self, from: Data(d.summary.utf8))) ?? .null, registeredAt: d.registeredAt)
     }
 
+    static func registered(_ d: DatasetRecord, sameContentAs: [String]) -> DatasetBody {
+        var b = dataset(d)
+        b.sameContentAs = sameContentAs
+        var warnings: [String] = []
+        if case .object(let o)? = Optional(b.summary), case .bool(false)? = o["integerCounts"] {
+            warnings.append("\(d.name): the counts are not all integers (normalised or log values?); the count-model workflows expect raw counts, so register the raw counts (an h5ad layer or raw/X) where the file has them")
+        }
+        if !sameContentAs.isEmpty {
+            warnings.append("\(d.name) has the same content as \(sameContentAs.joined(separator: ", ")) in this project")
+        }
+        b.warnings = warnings
+        return b
+    }
+
     static func job(_ j: Job, progress: JobEvent? = nil, transitions: [JobTransition]? = nil) -> JobBody {
         JobBody(id: j.id, project: j.projectId, workflow: j.workflow, version: j.workflowVersion,
                 parameters: (try? decoder.decode(JSONValue.self, from: Data(j.parameters.utf8))) ?? .null,
@@ -86,7 +108,7 @@ extension Request {
         let tooLarge = APIError(status: .contentTooLarge, code: "body_too_large",
                                 message: "the request body is larger than the daemon's limit of \(limit) bytes (maxBodyBytes in tesserad.json)")
         if let length = headers[.contentLength].flatMap({ Int($0) }), length > limit { throw tooLarge }
-        var body = self.body
+        let body = self.body
         let buffer: ByteBuffer
         do { buffer = try await body.collect(upTo: limit) } catch {
             // NIO's NIOTooManyBytesError (a body without Content-Length that outgrows the limit).
@@ -96,5 +118,6 @@ extension Request {
         guard buffer.readableBytes > 0 else { throw APIError(status: .badRequest, code: "malformed_json", message: "the request body is empty; send a JSON object") }
         do { return try API.decoder.decode(T.self, from: Data(buffer.readableBytesView)) }
         catch let e as DecodingError { throw APIError.from(e) }
+        catch let e as APIError { throw e }
     }
 }

@@ -23,10 +23,10 @@ public struct APIRoutes: Sendable {
 
     public func register(on router: Router<BasicRequestContext>) {
         let s = service, limit = service.config.maxBodyBytes
-        let api = router.group("api")
+        let api = router.group("api").add(middleware: RouteAuthMiddleware(access: AccessPolicy(config: s.config)))
 
         api.get("health") { _, _ in
-            let running = try s.store.jobs(state: .running).count, queued = try s.store.jobs(state: .queued).count
+            let running = try s.store.count(state: .running), queued = try s.store.count(state: .queued)
             return try API.json(API.Health(service: "tesserad", version: TesseraVersion.string, root: s.config.rootURL.path,
                                            queued: queued, running: running, workflows: s.catalog.specs.map(\.name)))
         }
@@ -34,7 +34,7 @@ public struct APIRoutes: Sendable {
             Response(status: .ok, headers: [.contentType: "application/json"], body: ResponseBody(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
         }
         api.get("workflows") { _, _ in try API.json(s.catalog.specs) }
-        api.get("workflows/:name") { _, c in try API.json(s.catalog.spec(named: try c.parameters.require("name"))) }
+        api.get("workflows/:name") { _, c in try API.json(s.catalog.spec(named: try c.pathParameter("name"))) }
 
         // Projects, datasets, notes, history
         api.get("projects") { _, _ in try API.json(s.store.projects().map(API.project)) }
@@ -42,24 +42,25 @@ public struct APIRoutes: Sendable {
             let body = try await req.decodeJSON(API.NewProject.self, limit: limit)
             return try API.json(API.project(s.createProject(name: body.name, description: body.description ?? "")), status: .created)
         }
-        api.get("projects/:project") { _, c in try API.json(API.project(s.store.project(try c.parameters.require("project")))) }
+        api.get("projects/:project") { _, c in try API.json(API.project(s.store.project(try c.pathParameter("project")))) }
         api.get("projects/:project/datasets") { _, c in
-            try API.json(s.store.datasets(project: try c.parameters.require("project")).map(API.dataset))
+            try API.json(s.store.datasets(project: try c.pathParameter("project")).map(API.dataset))
         }
         api.post("projects/:project/datasets") { req, c in
             let body = try await req.decodeJSON(API.NewDataset.self, limit: limit)
-            let project = try c.parameters.require("project")
-            // Reading and hashing a large file takes time: keep it off the event loop.
-            let d = try await Task.detached { try s.registerDataset(project: project, path: body.path, name: body.name) }.value
-            return try API.json(API.dataset(d), status: .created)
+            let project = try c.pathParameter("project")
+            let request = RegistrationRequest(path: body.path, locations: body.locations, metadata: body.metadata, orientation: body.orientation)
+            // Registration waits on a child process: keep it off the event loop.
+            let (d, same) = try await Task.detached { try s.registerDataset(project: project, request: request, name: body.name) }.value
+            return try API.json(API.registered(d, sameContentAs: same), status: .created)
         }
         api.get("projects/:project/notes") { _, c in
-            try API.json(s.store.notes(project: try c.parameters.require("project")).map { API.NoteBody(id: $0.id, text: $0.text, createdAt: $0.createdAt) })
+            try API.json(s.store.notes(project: try c.pathParameter("project")).map { API.NoteBody(id: $0.id, text: $0.text, createdAt: $0.createdAt) })
         }
         api.post("projects/:project/notes") { req, c in
             let body = try await req.decodeJSON(API.NewNote.self, limit: limit)
             guard !body.text.isEmpty else { throw APIError(status: .unprocessableContent, code: "invalid_field", message: "text: must not be empty") }
-            let n = try s.store.addNote(project: try c.parameters.require("project"), text: body.text)
+            let n = try s.store.addNote(project: try c.pathParameter("project"), text: body.text)
             return try API.json(API.NoteBody(id: n.id, text: n.text, createdAt: n.createdAt), status: .created)
         }
         api.get("projects/:project/history") { req, c in
@@ -67,10 +68,10 @@ public struct APIRoutes: Sendable {
             var f = HistoryFilter()
             f.workflow = q["workflow"].map(String.init)
             if let st = q["state"] { f.state = try Self.state(String(st)) }
-            if let d = q["dataset"] { f.datasetID = try s.store.dataset(String(d), project: try c.parameters.require("project")).id }
+            if let d = q["dataset"] { f.datasetID = try s.store.dataset(String(d), project: try c.pathParameter("project")).id }
             f.since = try q["since"].map { try Self.date(String($0), field: "since") }
             f.until = try q["until"].map { try Self.date(String($0), field: "until") }
-            let entries = try s.store.history(project: try c.parameters.require("project"), f)
+            let entries = try s.store.history(project: try c.pathParameter("project"), f)
             return try API.json(entries.map { API.HistoryBody(at: $0.at, kind: $0.kind.rawValue, subject: $0.subject, workflow: $0.workflow,
                                                               state: $0.state?.rawValue, text: $0.text) })
         }
@@ -94,40 +95,44 @@ public struct APIRoutes: Sendable {
                             body: ResponseBody(byteBuffer: ByteBuffer(string: JobListJSON.page(jobs, total: total, limit: query.limit, offset: query.offset))))
         }
         api.get("jobs/:job") { _, c in
-            let j = try s.store.job(matching: try c.parameters.require("job"))
+            let j = try s.store.job(matching: try c.pathParameter("job"))
             return try API.json(API.job(j, progress: s.lastProgress(job: j.id), transitions: try s.store.transitions(job: j.id)))
         }
-        api.post("jobs/:job/cancel") { _, c in try API.json(API.job(s.cancel(try c.parameters.require("job")))) }
+        api.post("jobs/:job/cancel") { _, c in try API.json(API.job(s.cancel(try c.pathParameter("job")))) }
         api.get("jobs/:job/events") { req, c in
             let q = req.uri.queryParameters
             let after = UInt64(try Self.int(q["after"], field: "after", range: 0...Int.max) ?? 0)
             let wait = Double(q["wait"].map(String.init) ?? "0") ?? 0
-            let r = try await s.events(job: try c.parameters.require("job"), after: after, wait: wait)
+            let r = try await s.events(job: try c.pathParameter("job"), after: after, wait: wait)
             return try API.json(API.EventPage(events: r.events, next: r.next, state: r.job.state.rawValue, terminal: r.job.state.isTerminal))
         }
-        api.get("jobs/:job/events/stream") { req, c in try EventStream.response(service: s, job: try c.parameters.require("job"), request: req) }
+        api.get("jobs/:job/events/stream") { req, c in try EventStream.response(service: s, job: try c.pathParameter("job"), request: req) }
         api.get("jobs/:job/metrics") { req, c in
-            let j = try s.store.job(matching: try c.parameters.require("job"))
+            let j = try s.store.job(matching: try c.pathParameter("job"))
             let ms = try s.store.metrics(job: j.id, name: req.uri.queryParameters["name"].map(String.init))
             return try API.json(ms.map { API.MetricBody(step: $0.step, name: $0.name, value: $0.value, at: $0.at) })
         }
         api.get("jobs/:job/artifacts") { _, c in
-            let j = try s.store.job(matching: try c.parameters.require("job"))
+            let j = try s.store.job(matching: try c.pathParameter("job"))
             return try API.json(try s.store.artifacts(job: j.id).map {
                 API.ArtifactBody(id: $0.id, kind: $0.kind, path: $0.path, hash: $0.hash, size: $0.size, createdAt: $0.createdAt,
                                  url: "/api/jobs/\(j.id)/artifacts/\($0.id)")
             })
         }
         api.get("jobs/:job/artifacts/:artifact") { _, c in
-            let j = try s.store.job(matching: try c.parameters.require("job"))
-            let a = try s.store.artifact(try c.parameters.require("artifact"))
-            guard a.jobId == j.id, let url = StaticFolder(s.queue.folder(j.id).url).file(forRawPath: a.path) else {
+            let j = try s.store.job(matching: try c.pathParameter("job"))
+            let a = try s.store.artifact(try c.pathParameter("artifact"))
+            // Served from the job's artifacts/ or checkpoints/ only, as a regular file.
+            let folder = s.queue.folder(j.id), parts = a.path.split(separator: "/", maxSplits: 1)
+            let base = parts.first == "checkpoints" ? folder.checkpoints : folder.artifacts
+            guard a.jobId == j.id, parts.count == 2, parts[0] == "artifacts" || parts[0] == "checkpoints",
+                  let url = StaticFolder(base).file(forRawPath: String(parts[1]).addingPercentEncoding(withAllowedCharacters: .urlPathAllowed) ?? "") else {
                 throw APIError(status: .notFound, code: "not_found", message: "job \(j.id) has no artifact \(a.id) on disk")
             }
             return try StaticFolder.response(for: url, download: true)
         }
         api.get("jobs/:job/log") { _, c in
-            let j = try s.store.job(matching: try c.parameters.require("job"))
+            let j = try s.store.job(matching: try c.pathParameter("job"))
             let url = s.queue.folder(j.id).url.appendingPathComponent("worker.log")
             let data = (try? Data(contentsOf: url)) ?? Data()
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"],
@@ -156,6 +161,17 @@ public struct APIRoutes: Sendable {
         f.formatOptions = [.withFullDate]
         if let d = f.date(from: v) { return d }
         throw APIError(status: .badRequest, code: "invalid_query", message: "\(field): '\(v)' is not an ISO 8601 date (2026-11-22 or 2026-11-22T08:00:00Z)")
+    }
+}
+
+extension RequestContext {
+    /// A path parameter, percent-decoded once (`my%20project` → `my project`).
+    func pathParameter(_ name: String) throws -> String {
+        let raw = try parameters.require(name)
+        guard let decoded = raw.removingPercentEncoding, !decoded.isEmpty, decoded.utf8.count <= 512 else {
+            throw APIError(status: .badRequest, code: "invalid_path", message: "\(name): not a valid percent-encoded name")
+        }
+        return decoded
     }
 }
 

@@ -9,6 +9,9 @@ public enum OpenAPIDocument {
         var body: String? = nil                        // schema name
         var response: [String: Any]                    // success schema
         var status = "200"
+        var contentType = "application/json"
+        /// Other success answers: status → (description, schema).
+        var also: [String: (String, [String: Any])] = [:]
     }
 
     static func ref(_ name: String) -> [String: Any] { ["$ref": "#/components/schemas/\(name)"] }
@@ -35,18 +38,21 @@ public enum OpenAPIDocument {
                   query: [("project", "string", "project id or name"), ("state", "string", "queued, running, retrying, succeeded, failed, cancelled"),
                           ("workflow", "string", "workflow name"), ("limit", "integer", "page size, 1-100000 (default 100)"), ("offset", "integer", "page start")],
                   response: ref("JobPage")),
-        Operation(method: "POST", path: "/api/jobs", summary: "Submit a workflow run (validated before it is queued; `reuse` answers from cache)", body: "Submission", response: ref("Submitted"), status: "201"),
+        Operation(method: "POST", path: "/api/jobs", summary: "Submit a workflow run (validated before it is queued; `reuse` answers from cache)", body: "Submission", response: ref("Submitted"), status: "201",
+                  also: ["200": ("reused: answered from a succeeded job with the same cache key", ref("Submitted"))]),
         Operation(method: "GET", path: "/api/jobs/{job}", summary: "A job (id or unique prefix) with its last progress and full state history", response: ref("Job")),
         Operation(method: "POST", path: "/api/jobs/{job}/cancel", summary: "Cancel a queued or running job (SIGTERM to its worker, which checkpoints)", response: ref("Job")),
         Operation(method: "GET", path: "/api/jobs/{job}/events", summary: "Worker events after a byte offset; long-polls up to `wait` seconds",
                   query: [("after", "integer", "byte offset from the last page's `next`"), ("wait", "number", "seconds to wait for new events (max 60)")],
                   response: ref("EventPage")),
         Operation(method: "GET", path: "/api/jobs/{job}/events/stream", summary: "Worker events and state changes as Server-Sent Events (text/event-stream)",
-                  query: [("after", "integer", "byte offset to start from (or the Last-Event-ID header)")], response: ["type": "string"]),
+                  query: [("after", "integer", "byte offset to start from (or the Last-Event-ID header)")], response: ["type": "string"],
+                  contentType: "text/event-stream"),
         Operation(method: "GET", path: "/api/jobs/{job}/metrics", summary: "Metric time series", query: [("name", "string", "one metric")], response: array("Metric")),
         Operation(method: "GET", path: "/api/jobs/{job}/artifacts", summary: "Files the job produced", response: array("Artifact")),
-        Operation(method: "GET", path: "/api/jobs/{job}/artifacts/{artifact}", summary: "Download an artifact", response: ["type": "string", "format": "binary"]),
-        Operation(method: "GET", path: "/api/jobs/{job}/log", summary: "The worker's log (last MiB)", response: ["type": "string"]),
+        Operation(method: "GET", path: "/api/jobs/{job}/artifacts/{artifact}", summary: "Download an artifact", response: ["type": "string", "format": "binary"],
+                  contentType: "application/octet-stream"),
+        Operation(method: "GET", path: "/api/jobs/{job}/log", summary: "The worker's log (last MiB)", response: ["type": "string"], contentType: "text/plain"),
     ] }
 
     static func props(_ p: [String: Any], required: [String] = []) -> [String: Any] {
@@ -64,11 +70,16 @@ public enum OpenAPIDocument {
         "Project": props(["id": str, "name": str, "description": str, "createdAt": date], required: ["id", "name"]),
         "NewProject": props(["name": str, "description": str], required: ["name"]),
         "Dataset": props(["id": str, "project": str, "name": str, "path": str, "contentHash": str, "cells": int, "genes": int,
-                          "summary": object, "registeredAt": date]),
-        "NewDataset": props(["path": ["type": "string", "description": "absolute path on the daemon's machine"], "name": str], required: ["path"]),
+                          "summary": object, "registeredAt": date,
+                          "sameContentAs": ["type": "array", "items": str, "description": "registration only: datasets of the project with the same content"],
+                          "warnings": ["type": "array", "items": str, "description": "registration only"]]),
+        "NewDataset": props(["path": ["type": "string", "description": "absolute path on the daemon's machine"], "name": str,
+                             "locations": ["type": "string", "description": "counts tables: absolute path of a file of cell positions"],
+                             "metadata": ["type": "string", "description": "counts tables: absolute path of a file of per-cell annotations"],
+                             "orientation": ["type": "string", "enum": ["cells-x-genes", "genes-x-cells"]]], required: ["path"]),
         "Submission": props(["project": str, "workflow": str, "version": str, "parameters": object,
                              "inputs": ["type": "object", "additionalProperties": str, "description": "role → dataset id or name"],
-                             "priority": int, "reuse": bool], required: ["project", "workflow"]),
+                             "priority": ["type": "integer", "minimum": -1_000_000, "maximum": 1_000_000], "reuse": bool], required: ["project", "workflow"]),
         "Progress": props(["phase": str, "step": int, "total": int, "epoch": int, "values": ["type": "object", "additionalProperties": num], "at": date]),
         "Transition": props(["from": str, "to": str, "reason": str, "at": date]),
         "Job": props(["id": str, "project": str, "workflow": str, "version": str, "parameters": object,
@@ -98,11 +109,10 @@ public enum OpenAPIDocument {
             }
             for (n, t, d) in op.query { params.append(["name": n, "in": "query", "required": false, "schema": ["type": t], "description": d]) }
             let error: [String: Any] = ["description": "error", "content": ["application/json": ["schema": ref("Error")]]]
-            var o: [String: Any] = [
-                "summary": op.summary, "parameters": params,
-                "responses": [op.status: ["description": "success", "content": ["application/json": ["schema": op.response]]],
-                              "4XX": error, "5XX": error],
-            ]
+            var responses: [String: Any] = [op.status: ["description": "success", "content": [op.contentType: ["schema": op.response]]],
+                                            "4XX": error, "5XX": error]
+            for (status, (description, schema)) in op.also { responses[status] = ["description": description, "content": [op.contentType: ["schema": schema]]] }
+            var o: [String: Any] = ["summary": op.summary, "parameters": params, "responses": responses]
             if let b = op.body { o["requestBody"] = ["required": true, "content": ["application/json": ["schema": ref(b)]]] }
             paths[op.path, default: [:]][op.method.lowercased()] = o
         }
@@ -112,6 +122,7 @@ public enum OpenAPIDocument {
                      "description": "Tessera's daemon: projects, datasets, workflow jobs and their history. With a token configured, send `Authorization: Bearer TOKEN`."],
             "servers": [["url": "http://127.0.0.1:7878"]],
             "components": ["schemas": schemas, "securitySchemes": ["bearer": ["type": "http", "scheme": "bearer"]]],
+            "security": [["bearer": [String]()], [String: Any]()],
             "paths": paths,
         ]
     }

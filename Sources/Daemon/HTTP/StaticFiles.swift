@@ -24,13 +24,16 @@ public struct StaticFolder: Sendable {
         if isDir.boolValue { url.appendPathComponent("index.html") }
         let resolved = url.resolvingSymlinksInPath().standardizedFileURL
         guard resolved.path.hasPrefix(root.path + "/") else { return nil }
-        guard FileManager.default.fileExists(atPath: resolved.path, isDirectory: &isDir), !isDir.boolValue else { return nil }
+        // A regular file only: a FIFO or device would block or never end the read.
+        guard (try? FileManager.default.attributesOfItem(atPath: resolved.path)[.type] as? FileAttributeType) == .typeRegular else { return nil }
         return resolved
     }
 
     /// The response for a file, with its content type.
     public static func response(for url: URL, download: Bool = false) throws -> Response {
-        let data = try Data(contentsOf: url)
+        guard let data = try? Data(contentsOf: url) else {
+            throw APIError(status: .notFound, code: "not_found", message: "the file can no longer be read")
+        }
         var headers: HTTPFields = [.contentType: contentType(url.pathExtension), .cacheControl: "no-cache"]
         if download { headers[.contentDisposition] = "attachment; filename=\"\(url.lastPathComponent)\"" }
         return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))

@@ -37,6 +37,9 @@ extension WorkflowSpec {
             }
             throw .missingInput(role: i.role, workflow: name)
         }
+        if let m = minInputs, roles.count < m {
+            throw .invalidParameter(name: "inputs", message: "\(name) needs at least \(m) dataset(s) bound, as \(inputs.map { "'\($0.role)'" }.joined(separator: " or ")); bind one with --dataset ROLE=NAME")
+        }
     }
 
     /// The bound roles of slot `base` in order: `base`, `base.2`, `base.3`… (numerically, not as strings).

@@ -15,6 +15,9 @@ public struct WorkflowSpec: Codable, Sendable, Equatable {
     /// How many attempts the queue may make (a crash or a retryable error counts one); nil = the queue's default.
     public var maxAttempts: Int?
     public var inputs: [Input]
+    /// Datasets that must be bound at least, when every slot is optional on its own (pretrain takes spatial
+    /// or reference data, but not nothing); nil = no minimum.
+    public var minInputs: Int? = nil
     public var parameters: [Parameter]
 
     public init(name: String, version: String, description: String, maxAttempts: Int? = nil, inputs: [Input], parameters: [Parameter]) {

@@ -35,8 +35,16 @@ public struct TrainingCheckpoints: Sendable {
         }.sorted { $0.1 < $1.1 }.map { (url: $0.0, step: $0.1) }
     }
 
-    /// The newest checkpoint, nil on a first attempt.
-    public func latest() -> (url: URL, step: Int)? { all().last }
+    /// The newest checkpoint that reads back whole, nil on a first attempt. A newer one that does not (the
+    /// worker was killed while the disk filled, or the file was truncated) is renamed `….tsr.damaged` and the
+    /// one before it is used: an attempt resumes a little earlier instead of failing.
+    public func latest() -> (url: URL, step: Int)? {
+        for c in all().reversed() {
+            if (try? TensorFile.read(c.url)) != nil { return c }
+            try? FileManager.default.moveItem(at: c.url, to: c.url.appendingPathExtension("damaged"))
+        }
+        return nil
+    }
 
     /// Writes the checkpoint for `step` (atomically), announces it with a `.checkpoint` event (path relative to
     /// the job folder) and removes all but the newest `keep`. The step is also stored in

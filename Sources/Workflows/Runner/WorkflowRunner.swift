@@ -42,7 +42,7 @@ public enum WorkflowRunner {
             try impl.run(context)
             exit = JobFolder.Exit(status: .succeeded, reason: "completed", retryable: nil)
         } catch {
-            exit = classify(error, cancelled: cancelled())
+            exit = NoSpace.matches(error) ? NoSpace.exit(folder) : classify(error, cancelled: cancelled())
         }
         if events == nil { events = try? JobEventWriter(folder: folder) }
         try? events?.append(JobEvent(kind: .finished, text: exit.status == .succeeded ? exit.status.rawValue : "\(exit.status.rawValue): \(exit.reason)"))
@@ -74,6 +74,27 @@ public enum WorkflowRunner {
     }
 
     static func describe(_ error: Error) -> String { String(describing: error) }
+}
+
+/// A full disk: another attempt cannot help until someone frees space, so the job fails once with a reason
+/// that says so (instead of retrying into the same wall).
+enum NoSpace {
+    static func matches(_ error: Error) -> Bool {
+        var e: Error? = error
+        for _ in 0..<4 {
+            guard let cur = e else { return false }
+            let ns = cur as NSError
+            if ns.domain == NSPOSIXErrorDomain && ns.code == Int(ENOSPC) { return true }
+            if ns.domain == NSCocoaErrorDomain && ns.code == CocoaError.fileWriteOutOfSpace.rawValue { return true }
+            if "\(cur)".contains("No space left on device") { return true }
+            e = ns.userInfo[NSUnderlyingErrorKey] as? Error
+        }
+        return false
+    }
+
+    static func exit(_ folder: JobFolder) -> JobFolder.Exit {
+        .init(status: .failed, reason: "no space left on device (\(folder.url.path)); free disk space, then resubmit", retryable: false)
+    }
 }
 
 private extension String {
