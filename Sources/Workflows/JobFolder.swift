@@ -53,7 +53,20 @@ public struct JobFolder: Sendable {
 
     public func readSpec() throws -> Spec { try Self.decoder.decode(Spec.self, from: Data(contentsOf: specURL)) }
 
-    public func writeExit(_ exit: Exit) throws { try Self.encoder.encode(exit).write(to: exitURL, options: .atomic) }
+    /// Space kept for `exit.json`: a worker that fails because the disk is full must still be able to say so.
+    public var exitReserveURL: URL { url.appendingPathComponent(".exit-reserve") }
+
+    /// Writes 64 KiB the worker gives back if writing `exit.json` finds the disk full.
+    public func reserveExitSpace() { try? Data(count: 1 << 16).write(to: exitReserveURL) }
+
+    public func writeExit(_ exit: Exit) throws {
+        let data = try Self.encoder.encode(exit)
+        do { try data.write(to: exitURL, options: .atomic) } catch {
+            try? FileManager.default.removeItem(at: exitReserveURL)
+            try data.write(to: exitURL, options: .atomic)
+        }
+        try? FileManager.default.removeItem(at: exitReserveURL)
+    }
 
     public var workerPIDURL: URL { url.appendingPathComponent("worker.pid") }
 

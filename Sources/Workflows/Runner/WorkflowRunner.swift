@@ -16,6 +16,7 @@ public enum WorkflowRunner {
                            cancelled: @escaping @Sendable () -> Bool) -> JobFolder.Exit {
         var events: JobEventWriter?
         let exit: JobFolder.Exit
+        folder.reserveExitSpace()
         do {
             let job: JobFolder.Spec
             do { job = try folder.readSpec() } catch {
