@@ -61,7 +61,7 @@ let package = Package(
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "CellLM", "SpatialData", "Analysis", "Tensor"]),
         .testTarget(name: "DaemonTests", dependencies: [
-            "Daemon", "Store", "Workflows", "SpatialData",
+            "Daemon", "Store", "Workflows", "SpatialData", "CellLM",
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "SpatialDataTests", dependencies: ["SpatialData", "Tensor"]),
