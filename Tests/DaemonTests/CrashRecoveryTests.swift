@@ -75,6 +75,7 @@ import Workflows
             var req = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!, timeoutInterval: 10)
             req.httpMethod = method
             req.httpBody = body.map { Data($0.utf8) }
+            if body != nil { req.setValue("application/json", forHTTPHeaderField: "Content-Type") }
             let sem = DispatchSemaphore(value: 0)
             nonisolated(unsafe) var result: (Data?, Int, Error?) = (nil, 0, nil)
             URLSession.shared.dataTask(with: req) { d, r, e in result = (d, (r as? HTTPURLResponse)?.statusCode ?? 0, e); sem.signal() }.resume()
@@ -123,7 +124,7 @@ import Workflows
                     let running = (try daemon.request("GET", "/api/jobs?state=running")["jobs"] as? [[String: Any]]) ?? []
                     let pids = running.compactMap { $0["id"] as? String }.compactMap { id in
                         (try? String(contentsOfFile: "\(root)/jobs/\(id)/worker.pid", encoding: .utf8))
-                            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+                            .flatMap { WorkerProcess($0.trimmingCharacters(in: .whitespacesAndNewlines))?.pid }
                     }.filter { kill($0, 0) == 0 }
                     victim = pids.randomElement(using: &rng)
                     if victim == nil { Thread.sleep(forTimeInterval: 0.1) }

@@ -80,6 +80,27 @@ public struct APIError: Error, HTTPResponseError, CustomStringConvertible, Senda
 /// Turns every thrown error (including the router's 404 and the body-size limit) into the JSON error form.
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        do { return try await next(request, context) } catch { return APIError.from(error).response() }
+        do { return try await next(request, context) } catch {
+            // The router answers 404 for a known path asked with a method it does not take: that is a 405.
+            if let e = error as? HTTPError, e.status == .notFound, request.uri.path.hasPrefix("/api/") {
+                let allowed = Self.methods(for: request.uri.path)
+                if !allowed.isEmpty, !allowed.contains(request.method.rawValue) {
+                    var r = APIError(status: .methodNotAllowed, code: "method_not_allowed",
+                                     message: "\(request.method.rawValue) is not allowed here; use \(allowed.joined(separator: " or "))").response()
+                    r.headers[.allow] = allowed.joined(separator: ", ")
+                    return r
+                }
+            }
+            return APIError.from(error).response()
+        }
+    }
+
+    /// The methods of the routes whose template matches `path` (a `{name}` matches any one segment).
+    static func methods(for path: String) -> [String] {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        return APIRoutes.table.filter { _, template in
+            let t = template.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            return t.count == segments.count && zip(t, segments).allSatisfy { $0.hasPrefix("{") || $0 == $1 }
+        }.map(\.0).reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
     }
 }

@@ -5,7 +5,7 @@ import Foundation
 public enum OpenAPIDocument {
     struct Operation {
         var method: String, path: String, summary: String
-        var query: [(String, String, String)] = []   // name, type, description
+        var query: [(String, [String: Any], String)] = []   // name, schema, description
         var body: String? = nil                        // schema name
         var response: [String: Any]                    // success schema
         var status = "200"
@@ -29,26 +29,28 @@ public enum OpenAPIDocument {
         Operation(method: "GET", path: "/api/projects/{project}/datasets", summary: "Datasets registered in a project", response: array("Dataset")),
         Operation(method: "POST", path: "/api/projects/{project}/datasets", summary: "Register a dataset file (read, hashed, summarised)", body: "NewDataset", response: ref("Dataset"), status: "201"),
         Operation(method: "GET", path: "/api/projects/{project}/history", summary: "Everything that happened in a project, oldest first",
-                  query: [("workflow", "string", "only jobs of this workflow"), ("state", "string", "only transitions into this state"),
-                          ("dataset", "string", "only jobs that used this dataset (id or name)"), ("since", "string", "ISO 8601 date or time"),
-                          ("until", "string", "ISO 8601 date or time")], response: array("HistoryEntry")),
+                  query: [("workflow", nonEmpty, "only jobs of this workflow"), ("state", state, "only transitions into this state"),
+                          ("dataset", nonEmpty, "only jobs that used this dataset (id or name)"), ("since", isoDate, "ISO 8601 date or time"),
+                          ("until", isoDate, "ISO 8601 date or time")], response: array("HistoryEntry")),
         Operation(method: "GET", path: "/api/projects/{project}/notes", summary: "Notes of a project", response: array("Note")),
         Operation(method: "POST", path: "/api/projects/{project}/notes", summary: "Add a free-text note", body: "NewNote", response: ref("Note"), status: "201"),
         Operation(method: "GET", path: "/api/jobs", summary: "Jobs, newest first",
-                  query: [("project", "string", "project id or name"), ("state", "string", "queued, running, retrying, succeeded, failed, cancelled"),
-                          ("workflow", "string", "workflow name"), ("limit", "integer", "page size, 1-100000 (default 100)"), ("offset", "integer", "page start")],
+                  query: [("project", nonEmpty, "project id or name"), ("state", state, "queued, running, retrying, succeeded, failed, cancelled"),
+                          ("workflow", nonEmpty, "workflow name"), ("limit", ["type": "integer", "minimum": 1, "maximum": 100_000], "page size (default 100)"),
+                          ("offset", ["type": "integer", "minimum": 0], "page start")],
                   response: ref("JobPage")),
         Operation(method: "POST", path: "/api/jobs", summary: "Submit a workflow run (validated before it is queued; `reuse` answers from cache)", body: "Submission", response: ref("Submitted"), status: "201",
                   also: ["200": ("reused: answered from a succeeded job with the same cache key", ref("Submitted"))]),
         Operation(method: "GET", path: "/api/jobs/{job}", summary: "A job (id or unique prefix) with its last progress and full state history", response: ref("Job")),
         Operation(method: "POST", path: "/api/jobs/{job}/cancel", summary: "Cancel a queued or running job (SIGTERM to its worker, which checkpoints)", response: ref("Job")),
         Operation(method: "GET", path: "/api/jobs/{job}/events", summary: "Worker events after a byte offset; long-polls up to `wait` seconds",
-                  query: [("after", "integer", "byte offset from the last page's `next`"), ("wait", "number", "seconds to wait for new events (max 60)")],
+                  query: [("after", ["type": "integer", "minimum": 0], "byte offset from the last page's `next`"),
+                          ("wait", ["type": "number", "minimum": 0, "maximum": 60], "seconds to wait for new events")],
                   response: ref("EventPage")),
         Operation(method: "GET", path: "/api/jobs/{job}/events/stream", summary: "Worker events and state changes as Server-Sent Events (text/event-stream)",
-                  query: [("after", "integer", "byte offset to start from (or the Last-Event-ID header)")], response: ["type": "string"],
+                  query: [("after", ["type": "integer", "minimum": 0], "byte offset to start from (or the Last-Event-ID header)")], response: ["type": "string"],
                   contentType: "text/event-stream"),
-        Operation(method: "GET", path: "/api/jobs/{job}/metrics", summary: "Metric time series", query: [("name", "string", "one metric")], response: array("Metric")),
+        Operation(method: "GET", path: "/api/jobs/{job}/metrics", summary: "Metric time series", query: [("name", nonEmpty, "one metric")], response: array("Metric")),
         Operation(method: "GET", path: "/api/jobs/{job}/artifacts", summary: "Files the job produced", response: array("Artifact")),
         Operation(method: "GET", path: "/api/jobs/{job}/artifacts/{artifact}", summary: "Download an artifact", response: ["type": "string", "format": "binary"],
                   contentType: "application/octet-stream"),
@@ -63,23 +65,32 @@ public enum OpenAPIDocument {
     static var num: [String: Any] { ["type": "number"] }
     static var date: [String: Any] { ["type": "string", "format": "date-time"] }
     static var bool: [String: Any] { ["type": "boolean"] }
+    static var nonEmpty: [String: Any] { ["type": "string", "minLength": 1, "maxLength": 200, "pattern": "\\S"] }
+    static var state: [String: Any] { ["type": "string", "enum": ["queued", "running", "retrying", "succeeded", "failed", "cancelled"]] }
+    static var isoDate: [String: Any] { ["type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"] }
+    static var absolutePath: [String: Any] { ["type": "string", "pattern": "^/", "maxLength": 4096] }
+    /// A request body: the listed fields and no others (the daemon ignores unknown ones, but documents none).
+    static func body(_ p: [String: Any], required: [String]) -> [String: Any] {
+        ["type": "object", "properties": p, "required": required, "additionalProperties": false]
+    }
 
     static var schemas: [String: Any] { [
         "Error": props(["error": props(["code": str, "message": str], required: ["code", "message"])], required: ["error"]),
         "Health": props(["service": str, "version": str, "root": str, "queued": int, "running": int, "workflows": ["type": "array", "items": str]]),
         "Project": props(["id": str, "name": str, "description": str, "createdAt": date], required: ["id", "name"]),
-        "NewProject": props(["name": str, "description": str], required: ["name"]),
+        "NewProject": body(["name": nonEmpty, "description": str], required: ["name"]),
         "Dataset": props(["id": str, "project": str, "name": str, "path": str, "contentHash": str, "cells": int, "genes": int,
                           "summary": object, "registeredAt": date,
                           "sameContentAs": ["type": "array", "items": str, "description": "registration only: datasets of the project with the same content"],
                           "warnings": ["type": "array", "items": str, "description": "registration only"]]),
-        "NewDataset": props(["path": ["type": "string", "description": "absolute path on the daemon's machine"], "name": str,
-                             "locations": ["type": "string", "description": "counts tables: absolute path of a file of cell positions"],
-                             "metadata": ["type": "string", "description": "counts tables: absolute path of a file of per-cell annotations"],
-                             "orientation": ["type": "string", "enum": ["cells-x-genes", "genes-x-cells"]]], required: ["path"]),
-        "Submission": props(["project": str, "workflow": str, "version": str, "parameters": object,
-                             "inputs": ["type": "object", "additionalProperties": str, "description": "role → dataset id or name"],
-                             "priority": ["type": "integer", "minimum": -1_000_000, "maximum": 1_000_000], "reuse": bool], required: ["project", "workflow"]),
+        "NewDataset": body(["path": absolutePath.merging(["description": "absolute path on the daemon's machine"]) { $1 }, "name": nonEmpty,
+                            "locations": absolutePath.merging(["description": "counts tables: a file of cell positions"]) { $1 },
+                            "metadata": absolutePath.merging(["description": "counts tables: a file of per-cell annotations"]) { $1 },
+                            "orientation": ["type": "string", "enum": ["cells-x-genes", "genes-x-cells"]]], required: ["path"]),
+        "Submission": body(["project": nonEmpty, "workflow": nonEmpty, "version": str, "parameters": object,
+                            "inputs": ["type": "object", "additionalProperties": str, "description": "role → dataset id or name"],
+                            "priority": ["type": "integer", "minimum": -1_000_000, "maximum": 1_000_000], "reuse": bool],
+                           required: ["project", "workflow"]),
         "Progress": props(["phase": str, "step": int, "total": int, "epoch": int, "values": ["type": "object", "additionalProperties": num], "at": date]),
         "Transition": props(["from": str, "to": str, "reason": str, "at": date]),
         "Job": props(["id": str, "project": str, "workflow": str, "version": str, "parameters": object,
@@ -97,7 +108,7 @@ public enum OpenAPIDocument {
         "Artifact": props(["id": str, "kind": str, "path": str, "hash": str, "size": int, "createdAt": date, "url": str]),
         "HistoryEntry": props(["at": date, "kind": str, "subject": str, "workflow": str, "state": str, "text": str]),
         "Note": props(["id": int, "text": str, "createdAt": date]),
-        "NewNote": props(["text": str], required: ["text"]),
+        "NewNote": body(["text": ["type": "string", "minLength": 1]], required: ["text"]),
     ] }
 
     static func document() -> [String: Any] {
@@ -107,7 +118,7 @@ public enum OpenAPIDocument {
             for name in op.path.split(separator: "/").filter({ $0.hasPrefix("{") }).map({ String($0.dropFirst().dropLast()) }) {
                 params.append(["name": name, "in": "path", "required": true, "schema": str])
             }
-            for (n, t, d) in op.query { params.append(["name": n, "in": "query", "required": false, "schema": ["type": t], "description": d]) }
+            for (n, schema, d) in op.query { params.append(["name": n, "in": "query", "required": false, "schema": schema, "description": d]) }
             let error: [String: Any] = ["description": "error", "content": ["application/json": ["schema": ref("Error")]]]
             var responses: [String: Any] = [op.status: ["description": "success", "content": [op.contentType: ["schema": op.response]]],
                                             "4XX": error, "5XX": error]
