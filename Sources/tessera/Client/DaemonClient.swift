@@ -7,11 +7,19 @@ import FoundationNetworking
 /// Where the daemon is and how to authenticate: shared by every command that talks to it.
 struct DaemonOptions: ParsableArguments {
     @Option(help: "The daemon's URL (default: $TESSERA_URL, else http://127.0.0.1:7878).") var url: String?
-    @Option(help: "Bearer token (default: $TESSERA_TOKEN).") var token: String?
+    @Option(help: "File holding the bearer token (default: $TESSERA_TOKEN). A token is never taken on the command line, where `ps` shows it.")
+    var tokenFile: String?
 
     var client: DaemonClient {
         let env = ProcessInfo.processInfo.environment
-        return DaemonClient(base: url ?? env["TESSERA_URL"] ?? "http://127.0.0.1:7878", token: token ?? env["TESSERA_TOKEN"])
+        let fromFile = tokenFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) }?.trimmingCharacters(in: .whitespacesAndNewlines)
+        return DaemonClient(base: url ?? env["TESSERA_URL"] ?? "http://127.0.0.1:7878", token: fromFile ?? env["TESSERA_TOKEN"])
+    }
+
+    func validate() throws {
+        if let tokenFile, (try? String(contentsOfFile: tokenFile, encoding: .utf8)) == nil {
+            throw ValidationError("--token-file \(tokenFile): the file cannot be read")
+        }
     }
 }
 
