@@ -192,6 +192,7 @@ import Testing
             return
         }
         defer {
+            RealDaemon.killWorkers(under: mountPoint)
             let u = Process(); u.executableURL = URL(fileURLWithPath: "/bin/umount"); u.arguments = ["-l", mountPoint]
             try? u.run(); u.waitUntilExit()
         }
@@ -200,7 +201,7 @@ import Testing
         c.cells = 600; c.referenceCells = 100
         try H5ADWriter.write(TissueSimulator.simulate(c).spatial, to: outside + "/tissue.h5ad")
         let d = try RealDaemon(root: mountPoint + "/root")
-        defer { d.stop() }
+        defer { d.stop(); RealDaemon.killWorkers(under: mountPoint) }
         #expect(try d.send("POST", "/api/projects", json: #"{"name": "p"}"#).0 == 201)
         #expect(try d.send("POST", "/api/projects/p/datasets", json: #"{"path": "\#(outside)/tissue.h5ad", "name": "tissue"}"#).0 == 201)
         let (st, sub) = try d.send("POST", "/api/jobs", json: #"{"project": "p", "workflow": "pretrain", "inputs": {"spatial": "tissue"}, "parameters": {"preset": "tiny", "steps": 1000000, "checkpoint_every": 5}}"#)

@@ -146,6 +146,17 @@ final class RealDaemon {
         return Int(UInt16(bigEndian: addr.sin_port))
     }
 
+    /// SIGKILLs every process whose working directory lies under `path` (the workers of a test's root, which
+    /// outlive a stopped daemon by design: a restarted daemon adopts them).
+    static func killWorkers(under path: String) {
+        for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] {
+            guard let pid = Int32(entry), pid != getpid(),
+                  let cwd = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(entry)/cwd"),
+                  cwd.hasPrefix(path) else { continue }
+            kill(pid, SIGKILL)
+        }
+    }
+
     /// A fresh folder under the temporary directory.
     static func tempRoot(_ tag: String) -> String {
         let p = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-\(tag)-\(UUID().uuidString.prefix(8))").path

@@ -20,6 +20,7 @@ import Testing
         p.arguments = ["run", "http://127.0.0.1:\(d.port)/api/openapi.json", "--max-examples", "25", "--request-timeout", "10",
                        "--generation-deterministic", "--no-color",
                        "-c", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance"]
+        p.currentDirectoryURL = URL(fileURLWithPath: d.root)   // its example database stays out of the checkout
         let out = Pipe()
         p.standardOutput = out; p.standardError = out
         var env = ProcessInfo.processInfo.environment
