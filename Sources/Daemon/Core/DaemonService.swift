@@ -57,8 +57,7 @@ public final class DaemonService: @unchecked Sendable {
         try queueLock.withLock { try queue.tick() }
     }
 
-    /// Runs scheduling rounds until the task is cancelled. A failing round is logged and retried.
-    /// A failing round (a full disk, a locked database) is logged once per distinct error and the next rounds
+    /// Runs scheduling rounds until the task is cancelled. A failing round (a full disk, a locked database) is logged once per distinct error and the next rounds
     /// back off up to 10 s, so a persistent fault neither floods the log nor spins.
     public func runScheduler(log: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) async {
         var lastError = "", delay = config.tickSeconds
