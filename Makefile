@@ -3,7 +3,7 @@
 #   make test  — set up the machine (and the anndata test venv), run every test
 SWIFT ?= swift
 
-.PHONY: setup demo test bench-import bench-train bench-embed bench-learn bench-api clean
+.PHONY: setup demo test bench-import bench-train bench-embed bench-learn bench-api bench-slurm clean
 
 setup:
 	scripts/setup
@@ -48,6 +48,12 @@ bench-learn:
 bench-api:
 	$(SWIFT) build -c release --product tessera-bench
 	.build/release/tessera-bench api
+
+# The Slurm executor beside the local one on the test cluster: per-job overhead, 100 short jobs at once.
+bench-slurm:
+	$(SWIFT) build -c release --product tessera-bench
+	scripts/slurm-test-cluster start
+	.build/release/tessera-bench slurm
 
 clean:
 	rm -rf .build storage/demo

@@ -143,6 +143,26 @@ struct SlurmExecutorTests {
         #expect(try store2.job(pending).state == .cancelled)
     }
 
+    /// Jobs the store believes running under Slurm ids the controller no longer knows (forgotten after
+    /// MinJobAge, or lost): after a restart the one whose folder holds exit.json is finalised from it, the other
+    /// fails with the reason; neither is submitted again.
+    @Test func forgottenJobsAreFinalisedFromTheirFolder() throws {
+        let (_, s, db, root) = try Self.setUp()
+        let done = try Self.submit(s, "ok"), lost = try Self.submit(s, "ok")
+        for (id, slurmID) in [(done, "999001"), (lost, "999002")] {
+            try s.transition(job: id, to: .running, reason: "submitted to slurm as job \(slurmID) (attempt 1)") { $0.externalId = slurmID }
+            let f = JobFolder(root.appendingPathComponent("jobs/\(id)"))
+            try f.create(spec: .init(jobID: id, workflow: "ok", version: "1", parameters: [:], inputs: [:], seed: 1))
+        }
+        try JobFolder(root.appendingPathComponent("jobs/\(done)")).writeExit(.init(status: .succeeded, reason: "done", at: Date()))
+        let q2 = JobQueue(store: try ProjectStore(path: db), root: root, executor: JobQueueTests.executor(), others: [Self.slurm()])
+        try q2.reconcile()
+        #expect(try s.job(done).state == .succeeded)
+        let l = try s.job(lost)
+        #expect(l.state == .failed && (l.exitReason ?? "").contains("no longer known to slurm"), "\(l.exitReason ?? "")")
+        #expect(SlurmTestCluster.jobs(named: "tessera-\(done)").isEmpty && SlurmTestCluster.jobs(named: "tessera-\(lost)").isEmpty)
+    }
+
     /// slurmctld stopped: a submission stays queued with the reason and is submitted once it is back; a job
     /// running meanwhile keeps its id and is recorded when it finishes.
     @Test func controllerDownThenBack() throws {
