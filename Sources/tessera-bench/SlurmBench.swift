@@ -115,6 +115,7 @@ struct SlurmBench: ParsableCommand {
     }
 
     func cpuSeconds(_ who: __rusage_who) -> Double {
+        let who = __rusage_who_t(who.rawValue)
         var u = rusage()
         getrusage(who, &u)
         return Double(u.ru_utime.tv_sec) + Double(u.ru_utime.tv_usec) / 1e6 + Double(u.ru_stime.tv_sec) + Double(u.ru_stime.tv_usec) / 1e6
