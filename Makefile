@@ -3,7 +3,7 @@
 #   make test  — set up the machine (and the anndata test venv), run every test
 SWIFT ?= swift
 
-.PHONY: setup demo test bench-import bench-train bench-embed bench-learn bench-api clean
+.PHONY: setup demo test bench-import bench-train bench-embed bench-learn bench-api bench-slurm clean
 
 setup:
 	scripts/setup
@@ -13,10 +13,18 @@ demo: setup
 	$(SWIFT) build -c release --product tesserad
 	scripts/demo
 
+# The Slurm executor's tests run against a real two-node Slurm on this machine (scripts/slurm-test-cluster):
+# started here when it is not already up, and stopped after the tests only if this target started it. Where
+# Slurm cannot be installed the start fails and those tests skip with the reason.
 test:
 	scripts/setup --test-venv
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	@if scripts/slurm-test-cluster status >/dev/null 2>&1; then started=0; \
+	  elif scripts/slurm-test-cluster start; then started=1; \
+	  else started=0; echo "make test: the Slurm test cluster could not start; the Slurm tests will skip"; fi; \
+	$(SWIFT) test --skip-build; rc=$$?; \
+	if [ $$started = 1 ]; then scripts/slurm-test-cluster stop; fi; \
+	exit $$rc
 
 # Needs the peer venv: bash ../shared/bench/install.sh .venv-bench
 bench-import:
@@ -40,6 +48,12 @@ bench-learn:
 bench-api:
 	$(SWIFT) build -c release --product tessera-bench
 	.build/release/tessera-bench api
+
+# The Slurm executor beside the local one on the test cluster: per-job overhead, 100 short jobs at once.
+bench-slurm:
+	$(SWIFT) build -c release --product tessera-bench
+	scripts/slurm-test-cluster start
+	.build/release/tessera-bench slurm
 
 clean:
 	rm -rf .build storage/demo

@@ -88,6 +88,22 @@ public enum StoreMigrations {
             try db.alter(table: "job") { t in t.add(column: "eventsOffset", .integer).notNull().defaults(to: 0) }
             try db.create(index: "artifact_job_path", on: "artifact", columns: ["jobId", "path"], unique: true)
         }
+        // Every state an executor reported for a job (Slurm's PENDING with its reason, RUNNING, TIMEOUT…), and
+        // the resources a submission asked for (cpus, memory, time limit, partition, account).
+        m.registerMigration("v3: executor states, job resources") { db in
+            try db.create(table: "job_executor_state") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.belongsTo("job", onDelete: .cascade).notNull()
+                t.column("externalId", .text)
+                t.column("state", .text).notNull()
+                t.column("reason", .text).notNull()
+                t.column("at", .double).notNull()
+            }
+            try db.create(table: "job_resources") { t in
+                t.primaryKey("jobId", .text).references("job", onDelete: .cascade)
+                t.column("json", .text).notNull()
+            }
+        }
         return m
     }
 }

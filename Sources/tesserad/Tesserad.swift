@@ -66,12 +66,24 @@ struct Serve: AsyncParsableCommand {
         // Workers are this executable's `work` subcommand, with the same workflow folder.
         let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
         let workflowsPath = URL(fileURLWithPath: c.workflows).standardizedFileURL.path
-        let executor = LocalExecutor { folder in (exe, ["work", folder.url.path, "--workflows", workflowsPath]) }
+        let worker: @Sendable (JobFolder) -> (executable: URL, arguments: [String]) = { folder in (exe, ["work", folder.url.path, "--workflows", workflowsPath]) }
+        let executor = LocalExecutor(command: worker)
+        // Slurm runs the same worker command in a batch job; a daemon configured for it refuses to start
+        // where Slurm's client programs are missing.
+        var others: [any Executor] = []
+        if c.executor == "slurm" || c.slurm != nil {
+            let slurm = SlurmExecutor(options: c.slurm ?? SlurmOptions(), command: worker)
+            do { try slurm.checkInstalled() } catch {
+                FileHandle.standardError.write(Data("tesserad: \(error)\n".utf8))
+                throw ExitCode(2)
+            }
+            others.append(slurm)
+        }
         let registrar = DatasetRegistrar(timeoutSeconds: c.registerTimeoutSeconds, memoryMB: c.registerMemoryMB) { json, store, mb in
             (exe, ["register", "--request", json, "--store", store.path, "--memory-mb", "\(mb)"])
         }
         let service: DaemonService
-        do { service = try DaemonService(config: c, executor: executor, registrar: registrar) } catch let e as DaemonError {
+        do { service = try DaemonService(config: c, executor: executor, others: others, registrar: registrar) } catch let e as DaemonError {
             FileHandle.standardError.write(Data("tesserad: \(e)\n".utf8))
             throw ExitCode(2)
         }

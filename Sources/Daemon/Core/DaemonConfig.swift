@@ -30,10 +30,15 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
     public var tickSeconds: Double = 0.25
     /// false: accept submissions but start no job (the API benchmark measures the API alone).
     public var startsJobs: Bool = true
+    /// Where jobs run unless a submission says otherwise: "local" (processes on this machine) or "slurm".
+    public var executor: String = "local"
+    /// The Slurm cluster (its section in tesserad.json); required for "executor": "slurm", and makes
+    /// `--executor slurm` available per submission when present.
+    public var slurm: SlurmOptions?
 
     public init(root: String) { self.root = root }
 
-    enum CodingKeys: String, CodingKey { case root, host, port, token, allowedHosts, maxConnections, idleTimeoutSeconds, registerTimeoutSeconds, registerMemoryMB, concurrency, workflows, webStatic, maxBodyBytes, tickSeconds, startsJobs }
+    enum CodingKeys: String, CodingKey { case root, host, port, token, allowedHosts, maxConnections, idleTimeoutSeconds, registerTimeoutSeconds, registerMemoryMB, concurrency, workflows, webStatic, maxBodyBytes, tickSeconds, startsJobs, executor, slurm }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -52,6 +57,8 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
         maxBodyBytes = try c.decodeIfPresent(Int.self, forKey: .maxBodyBytes) ?? maxBodyBytes
         tickSeconds = try c.decodeIfPresent(Double.self, forKey: .tickSeconds) ?? tickSeconds
         startsJobs = try c.decodeIfPresent(Bool.self, forKey: .startsJobs) ?? startsJobs
+        executor = try c.decodeIfPresent(String.self, forKey: .executor) ?? executor
+        slurm = try c.decodeIfPresent(SlurmOptions.self, forKey: .slurm)
     }
 
     /// Reads `ROOT/tesserad.json` if it exists (defaults otherwise).
@@ -80,6 +87,9 @@ public struct DaemonConfig: Codable, Sendable, Equatable {
         }
         guard (1...65535).contains(port) else { throw DaemonError.config("port \(port) is out of range 1-65535") }
         guard (1...64).contains(concurrency) else { throw DaemonError.config("concurrency \(concurrency) is out of range 1-64") }
+        guard ["local", "slurm"].contains(executor) else {
+            throw DaemonError.config("executor \"\(executor)\" is unknown: use \"local\" (processes on this machine) or \"slurm\"")
+        }
         guard maxBodyBytes >= 1024 else { throw DaemonError.config("maxBodyBytes \(maxBodyBytes) is below 1024") }
     }
 

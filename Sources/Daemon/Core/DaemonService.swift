@@ -20,7 +20,7 @@ public final class DaemonService: @unchecked Sendable {
     /// Opens (creating) the data root and its database, loads the workflow catalog and reconciles every job
     /// an earlier daemon left running. Refuses a root another daemon serves, a damaged database, one written
     /// by a newer version, and a missing or empty database beside existing job folders.
-    public init(config: DaemonConfig, executor: LocalExecutor, registrar: DatasetRegistrar = .besideExecutable()) throws {
+    public init(config: DaemonConfig, executor: LocalExecutor, others: [any Executor] = [], registrar: DatasetRegistrar = .besideExecutable()) throws {
         try config.validate()
         self.config = config
         self.registrar = registrar
@@ -31,7 +31,10 @@ public final class DaemonService: @unchecked Sendable {
         do { store = try ProjectStore(path: config.databasePath) }
         catch let e as StoreError { throw DaemonError.config(e.description) }
         catalog = try WorkflowCatalog.load(directory: URL(fileURLWithPath: config.workflows, isDirectory: true))
-        queue = JobQueue(store: store, root: root, executor: executor, concurrency: config.concurrency)
+        queue = JobQueue(store: store, root: root, executor: executor, others: others, concurrency: config.concurrency)
+        guard queue.executors[config.executor] != nil else {
+            throw DaemonError.config("executor \"\(config.executor)\" is configured but the daemon was started without it (add a \"slurm\" section to \(root.path)/tesserad.json)")
+        }
         do { try queueLock.withLock { _ = try queue.reconcile() } } catch {
             FileHandle.standardError.write(Data("tesserad: reconciling jobs after restart failed: \(error)\n".utf8))
         }
@@ -120,6 +123,10 @@ public final class DaemonService: @unchecked Sendable {
         public var priority: Int?
         /// Answer from a finished job with the same cache key instead of running again.
         public var reuse: Bool?
+        /// Where to run it ("local", "slurm"); nil: the daemon's default.
+        public var executor: String?
+        /// Cpus, memory, time limit, partition, account (Slurm); nil fields take the daemon's defaults.
+        public var resources: ExecutorResources?
 
         public init(project: String, workflow: String, version: String? = nil, parameters: [String: JSONValue]? = nil,
                     inputs: [String: String]? = nil, priority: Int? = nil, reuse: Bool? = nil) {
@@ -127,7 +134,7 @@ public final class DaemonService: @unchecked Sendable {
             self.inputs = inputs; self.priority = priority; self.reuse = reuse
         }
 
-        enum CodingKeys: String, CodingKey { case project, workflow, version, parameters, inputs, priority, reuse }
+        enum CodingKeys: String, CodingKey { case project, workflow, version, parameters, inputs, priority, reuse, executor, resources }
 
         /// As synthesised, except that a priority that is not a small integer (2^63, 1.5) names the field.
         public init(from decoder: any Decoder) throws {
@@ -138,6 +145,8 @@ public final class DaemonService: @unchecked Sendable {
             parameters = try c.decodeIfPresent([String: JSONValue].self, forKey: .parameters)
             inputs = try c.decodeIfPresent([String: String].self, forKey: .inputs)
             reuse = try c.decodeIfPresent(Bool.self, forKey: .reuse)
+            executor = try c.decodeIfPresent(String.self, forKey: .executor)
+            resources = try c.decodeIfPresent(ExecutorResources.self, forKey: .resources)
             if c.contains(.priority), try !c.decodeNil(forKey: .priority) {
                 guard let p = try? c.decode(Int.self, forKey: .priority), (-1_000_000...1_000_000).contains(p) else {
                     throw APIError(status: .unprocessableContent, code: "invalid_field", message: "priority: must be an integer from -1000000 to 1000000")
@@ -158,6 +167,12 @@ public final class DaemonService: @unchecked Sendable {
             throw APIError(status: .unprocessableContent, code: "invalid_field",
                            message: "version: the daemon has \(spec.name) version \(spec.version), not \(v.prefix(40))\(v.count > 40 ? "…" : ""); resubmit with the current spec")
         }
+        let executorName = s.executor ?? config.executor
+        guard queue.executors[executorName] != nil else {
+            throw APIError(status: .unprocessableContent, code: "invalid_field",
+                           message: "executor: '\(executorName.prefix(40))' is not available in this daemon (it has \(queue.executors.keys.sorted().joined(separator: ", "))); Slurm needs a \"slurm\" section in tesserad.json")
+        }
+        try Self.checkResources(s.resources)
         let inputs = s.inputs ?? [:]
         try spec.checkInputs(roles: Array(inputs.keys))
         var resolvedInputs: [String: String] = [:], hashes: [String: String] = [:], records: [String: DatasetRecord] = [:]
@@ -199,8 +214,27 @@ public final class DaemonService: @unchecked Sendable {
         if s.reuse == true, let cached = try store.cachedJob(cacheKey: key) { return (cached, true) }
         let job = try store.submitJob(project: project.id, workflow: spec.name, version: spec.version, parameters: paramsJSON,
                                       inputs: resolvedInputs, priority: s.priority ?? 0, maxAttempts: spec.maxAttempts ?? 1,
-                                      cacheKey: key)
+                                      executor: executorName, cacheKey: key)
+        if let r = s.resources, r != ExecutorResources() {
+            try store.setResources(job: job.id, json: String(decoding: try JSONEncoder().encode(r), as: UTF8.self))
+        }
         return (job, false)
+    }
+
+    /// Resources in range; partition and account are Slurm names (letters, digits, `-_.`).
+    static func checkResources(_ r: ExecutorResources?) throws {
+        guard let r else { return }
+        func bad(_ field: String, _ why: String) -> APIError {
+            APIError(status: .unprocessableContent, code: "invalid_field", message: "resources.\(field): \(why)")
+        }
+        if let c = r.cpus, !(1...4096).contains(c) { throw bad("cpus", "must be from 1 to 4096") }
+        if let m = r.memoryMB, !(1...(1 << 24)).contains(m) { throw bad("memoryMB", "must be from 1 to 16777216") }
+        if let t = r.timeLimitMinutes, !(1...(366 * 24 * 60)).contains(t) { throw bad("timeLimitMinutes", "must be from 1 to 527040") }
+        for (field, v) in [("partition", r.partition), ("account", r.account)] {
+            if let v, v.isEmpty || v.count > 64 || !v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) {
+                throw bad(field, "must be 1 to 64 letters, digits, '-', '_' or '.'")
+            }
+        }
     }
 
     static func summary(_ d: DatasetRecord) -> DatasetSummary? {

@@ -5,15 +5,19 @@ import Glibc
 import Store
 import Workflows
 
-/// The persistent job queue: starts queued jobs on the executor up to a concurrency limit (priority, then
-/// age), tails each worker's events into the store, turns `exit.json` (or a vanished worker) into the job's
-/// final state, retries up to the job's attempt limit, and cancels on request. All state lives in the store
-/// and the job folders, so a new queue over the same database picks up where a killed daemon stopped
-/// (`reconcile`).
+/// The persistent job queue: starts queued jobs on their executor (local processes up to a concurrency
+/// limit, Slurm up to its capacity; priority, then age), tails each worker's events into the store, turns
+/// `exit.json` (or what the executor reports of a worker that said nothing) into the job's final state,
+/// retries up to the job's attempt limit, and cancels on request. All state lives in the store and the job
+/// folders, so a new queue over the same database picks up where a killed daemon stopped (`reconcile`).
 public final class JobQueue: @unchecked Sendable {
     public let store: ProjectStore
     public let root: URL
+    /// The local process executor (always present).
     public let executor: LocalExecutor
+    /// Every executor by name ("local", and "slurm" when configured); a job names its own.
+    public let executors: [String: any Executor]
+    /// Local jobs running at once.
     public var concurrency: Int
     /// Seconds between SIGTERM and SIGKILL when cancelling.
     public var cancelGrace: TimeInterval = 10
@@ -22,9 +26,28 @@ public final class JobQueue: @unchecked Sendable {
     /// Dataset id → path, for writing specs.
     private let datasetPath: (String) throws -> String
 
-    public init(store: ProjectStore, root: URL, executor: LocalExecutor, concurrency: Int = 1) {
+    /// The executor state last recorded per job ("STATE|reason"), so only changes are stored.
+    private var lastReported: [String: String] = [:]
+
+    public init(store: ProjectStore, root: URL, executor: LocalExecutor, others: [any Executor] = [], concurrency: Int = 1) {
         self.store = store; self.root = root; self.executor = executor; self.concurrency = max(1, concurrency)
+        var all: [String: any Executor] = [executor.name: executor]
+        for e in others { all[e.name] = e }
+        executors = all
         datasetPath = { try store.dataset($0).path }
+    }
+
+    func executorJob(_ job: Job) -> ExecutorJob { ExecutorJob(jobID: job.id, folder: folder(job.id), externalId: job.externalId) }
+
+    /// One observation per job, asking each executor once for all its jobs. An executor that cannot be asked
+    /// (slurmctld down) gives no observation for its jobs: nothing is concluded from its silence.
+    func observe(_ jobs: [Job]) -> [String: ExecutorObservation] {
+        var out: [String: ExecutorObservation] = [:]
+        for (name, group) in Dictionary(grouping: jobs, by: \.executor) {
+            guard let ex = executors[name] else { continue }
+            if let seen = try? ex.observe(group.map(executorJob)) { out.merge(seen) { $1 } }
+        }
+        return out
     }
 
     public func folder(_ jobID: String) -> JobFolder { JobFolder(root.appendingPathComponent("jobs/\(jobID)", isDirectory: true)) }
@@ -35,8 +58,10 @@ public final class JobQueue: @unchecked Sendable {
     @discardableResult
     public func reconcile(now: Date = Date()) throws -> [String] {
         var touched: [String] = []
-        for job in try store.jobs(state: .running, limit: .max) + store.jobs(state: .retrying, limit: .max) {
-            try poll(job, now: now, restarting: true)
+        let jobs = try store.jobs(state: .running, limit: .max) + store.jobs(state: .retrying, limit: .max)
+        let seen = observe(jobs.filter { $0.state == .running })
+        for job in jobs {
+            try poll(job, observation: seen[job.id], now: now, restarting: true)
             touched.append(job.id)
         }
         try repairFinishedJobs(now: now)
@@ -45,15 +70,36 @@ public final class JobQueue: @unchecked Sendable {
 
     /// One scheduling round.
     public func tick(now: Date = Date()) throws {
-        for job in try store.jobs(state: .running) { try poll(job, now: now, restarting: false) }
+        let running = try store.jobs(state: .running, limit: .max)
+        let seen = observe(running)
+        for job in running { try poll(job, observation: seen[job.id], now: now, restarting: false) }
         for job in try store.jobs(state: .retrying) {
             try store.transition(job: job.id, to: .queued, reason: "retry \(job.attempts + 1) of \(job.maxAttempts)", now: now)
         }
-        var free = concurrency - (try store.jobs(state: .running).count)
-        for job in try store.jobs(state: .queued) where free > 0 {
-            try start(job, now: now)
-            free -= 1
+        let busy = Dictionary(grouping: try store.jobs(state: .running, limit: .max), by: \.executor).mapValues(\.count)
+        var free = executors.mapValues { $0 === executor ? concurrency : $0.capacity }
+        for (name, n) in busy { free[name, default: 0] -= n }
+        var unreachable = Set<String>()
+        for job in try store.jobs(state: .queued) {
+            guard let ex = executors[job.executor] else {
+                try store.transition(job: job.id, to: .failed, reason: "executor '\(job.executor)' is not configured in this daemon: set \"executor\" and its section in tesserad.json, or resubmit with --executor local", now: now)
+                continue
+            }
+            guard (free[ex.name] ?? 0) > 0, !unreachable.contains(ex.name) else { continue }
+            if try start(job, on: ex, now: now) { free[ex.name, default: 0] -= 1 } else { unreachable.insert(ex.name) }
         }
+    }
+
+    /// Records an executor state when it differs from the last one recorded for the job.
+    func report(_ job: Job, _ o: ExecutorObservation?, now: Date) throws {
+        guard let (state, reason) = o?.report else { return }
+        let key = state + "|" + reason
+        if lastReported[job.id] == nil, let last = try store.lastExecutorStates(jobs: [job.id])[job.id] {
+            lastReported[job.id] = last.state + "|" + last.reason
+        }
+        guard lastReported[job.id] != key else { return }
+        lastReported[job.id] = key
+        try store.recordExecutorState(job: job.id, externalId: job.externalId, state: state, reason: reason, now: now)
     }
 
     /// Cancels a job: a queued one at once, a running one by SIGTERM (SIGKILL after `cancelGrace`).
@@ -63,12 +109,17 @@ public final class JobQueue: @unchecked Sendable {
         case .queued, .retrying: try store.transition(job: jobID, to: .cancelled, reason: "cancelled before it started", now: now)
         case .running:
             cancelRequested[jobID] = now
-            if let w = job.externalId.flatMap(WorkerProcess.init) { executor.signal(w, force: false) }
+            let f = folder(jobID)
+            // Remembered on disk: a worker that checkpoints and exits after a daemon restart is still "cancelled".
+            FileManager.default.createFile(atPath: f.cancelRequestURL.path, contents: Data(ISO8601DateFormatter().string(from: now).utf8))
+            (executors[job.executor] ?? executor).cancel(executorJob(job), force: false)
         default: throw StoreError.invalidTransition(job: jobID, from: job.state, to: .cancelled)
         }
     }
 
-    private func start(_ job: Job, now: Date) throws {
+    /// Starts (or adopts) a queued job on `ex`. Returns false when the executor cannot be reached: the job
+    /// stays queued with the reason recorded, and is submitted in a later round.
+    private func start(_ job: Job, on ex: any Executor, now: Date) throws -> Bool {
         let f = folder(job.id)
         do {
             let inputs = try (JSONSerialization.jsonObject(with: Data(job.inputs.utf8)) as? [String: String] ?? [:])
@@ -80,66 +131,126 @@ public final class JobQueue: @unchecked Sendable {
             // A job that cannot even be written out (a dataset gone, a full disk) fails with the reason instead
             // of blocking the queue round after round.
             try store.transition(job: job.id, to: .failed, reason: "could not prepare the job folder \(f.url.path): \(error)", now: now)
-            return
+            return true
         }
-        // A daemon killed right after spawning a worker, before recording it, left that worker running: adopt it
-        // rather than start a second one on the same folder.
-        if let orphan = f.readWorker(), f.readExit() == nil, executor.isAlive(orphan) {
-            try store.transition(job: job.id, to: .running, reason: "adopted worker \(orphan.pid) started before a daemon restart", now: now) {
-                $0.externalId = orphan.description
-            }
-            return
-        }
-        try? FileManager.default.removeItem(at: f.exitURL)   // a retry starts without the last attempt's exit
-        try? FileManager.default.removeItem(at: f.workerPIDURL)
+        let ej = executorJob(job)
         do {
-            let w = try executor.start(f)
-            try store.transition(job: job.id, to: .running, reason: "worker \(w.pid) started (attempt \(job.attempts + 1))", now: now) {
-                $0.externalId = w.description
+            // A daemon killed right after starting a worker (or submitting a Slurm job), before recording it, left
+            // that worker running: adopt it rather than start a second one on the same folder.
+            if let found = try ex.find(ej) {
+                let what = ex === executor ? "worker \(WorkerProcess(found)?.pid ?? 0)" : "\(ex.name) job \(found)"
+                try store.transition(job: job.id, to: .running, reason: "adopted \(what) started before a daemon restart", now: now) {
+                    $0.externalId = found
+                }
+                return true
             }
+            try? FileManager.default.removeItem(at: f.exitURL)   // a retry starts without the last attempt's exit
+            try? FileManager.default.removeItem(at: f.workerPIDURL)
+            try? FileManager.default.removeItem(at: f.cancelRequestURL)
+            let id = try ex.submit(ej, resources: try resources(job.id))
+            let what = ex === executor ? "worker \(WorkerProcess(id)?.pid ?? 0) started" : "submitted to \(ex.name) as job \(id)"
+            try store.transition(job: job.id, to: .running, reason: "\(what) (attempt \(job.attempts + 1))", now: now) {
+                $0.externalId = id
+            }
+            return true
         } catch let e as StoreError { throw e }
-        catch {
+        catch ExecutorError.unavailable(let why) {
+            try report(job, .waiting(state: "UNAVAILABLE", reason: "not submitted yet: \(why); it is submitted when \(ex.name) answers again"), now: now)
+            return false
+        } catch ExecutorError.rejected(let why) {
+            try store.transition(job: job.id, to: .failed, reason: why, now: now)
+            return true
+        } catch {
             try store.transition(job: job.id, to: .failed, reason: "could not start the worker: \(error)", now: now)
+            return true
         }
+    }
+
+    /// The resources the job's submission asked for (none: the executor's defaults).
+    func resources(_ jobID: String) throws -> ExecutorResources {
+        guard let json = try store.resources(job: jobID) else { return .init() }
+        return (try? JSONDecoder().decode(ExecutorResources.self, from: Data(json.utf8))) ?? .init()
     }
 
     /// Tails events into metrics and artifacts (exactly once: the read offset is stored with them); finalises
     /// the job if its worker has finished or vanished. After `exit.json` is seen the events are drained once
     /// more: a worker writes its last events just before `exit.json`, and they may have landed between the
     /// first read and that one.
-    private func poll(_ job: Job, now: Date, restarting: Bool) throws {
+    private func poll(_ job: Job, observation: ExecutorObservation?, now: Date, restarting: Bool) throws {
         let f = folder(job.id)
         let offset = try drain(job.id, folder: f, from: UInt64(job.eventsOffset), now: now)
-        // The worker writes its PID to worker.pid as it starts: a daemon killed between starting a worker and
-        // recording its PID still finds it.
-        let pid = job.externalId.flatMap(WorkerProcess.init) ?? f.readWorker()
         if job.state == .retrying { return }
+        let ex = executors[job.executor] ?? executor
+        let ej = executorJob(job)
+        let asked = cancelRequested[job.id] != nil || f.cancelRequested
+        try report(job, observation, now: now)
         if let exit = f.readExit() {
-            _ = try drain(job.id, folder: f, from: offset, now: now)
-            pid.map(executor.release)
-            switch exit.status {
-            case .succeeded: try store.transition(job: job.id, to: .succeeded, reason: exit.reason, now: now)
-            case .cancelled: try store.transition(job: job.id, to: .cancelled, reason: exit.reason, now: now)
-            case .failed:
-                if exit.retryable == false { try store.transition(job: job.id, to: .failed, reason: exit.reason, now: now) }
-                else { try retryOrFail(job, reason: exit.reason, now: now) }
+            if exit.status == .cancelled, !asked, ex.reportsFinalStates {
+                // The worker was stopped, but not by us: the executor's final state says why (a time limit, a
+                // preemption). Until it reports one, wait.
+                guard case .ended(let state, let reason, let retryable)? = observation else {
+                    if observation != .gone { return }
+                    return try finish(job, f, offset, ex, ej, now) {
+                        try store.transition(job: job.id, to: .failed, reason: "the worker was stopped without a request from the daemon (\(exit.reason)); \(ex.name) no longer knows job \(job.externalId ?? "?")", now: now)
+                    }
+                }
+                return try finish(job, f, offset, ex, ej, now) {
+                    let why = "\(ex.name) job \(job.externalId ?? "?") ended \(reason) (the worker said: \(exit.reason))"
+                    if state == "CANCELLED" { try store.transition(job: job.id, to: .cancelled, reason: why, now: now) }
+                    else if retryable { try retryOrFail(job, reason: why, now: now) }
+                    else { try store.transition(job: job.id, to: .failed, reason: why, now: now) }
+                }
             }
-            cancelRequested[job.id] = nil
-            return
+            return try finish(job, f, offset, ex, ej, now) {
+                switch exit.status {
+                case .succeeded: try store.transition(job: job.id, to: .succeeded, reason: exit.reason, now: now)
+                case .cancelled: try store.transition(job: job.id, to: .cancelled, reason: exit.reason, now: now)
+                case .failed:
+                    if exit.retryable == false { try store.transition(job: job.id, to: .failed, reason: exit.reason, now: now) }
+                    else { try retryOrFail(job, reason: exit.reason, now: now) }
+                }
+            }
         }
-        if let pid, executor.isAlive(pid) {
-            if let asked = cancelRequested[job.id], now.timeIntervalSince(asked) > cancelGrace { executor.signal(pid, force: true) }
+        switch observation {
+        case nil: return   // the executor could not be asked this round
+        case .running?, .waiting?:
+            if let t = cancelRequested[job.id], now.timeIntervalSince(t) > cancelGrace, !ex.reportsFinalStates { ex.cancel(ej, force: true) }
             return
+        case .ended(let state, let reason, let retryable)?:
+            // Ended without exit.json: killed (signal, out of memory, node failure) or stopped before it began.
+            let why = "\(ex.name) job \(job.externalId ?? "?") ended \(reason.isEmpty ? state : reason) without writing exit.json"
+            return try finish(job, f, offset, ex, ej, now) {
+                if asked { try store.transition(job: job.id, to: .cancelled, reason: "cancelled; \(ex.name) ended the job \(state)", now: now) }
+                else if retryable { try retryOrFail(job, reason: why, now: now) }
+                else { try store.transition(job: job.id, to: .failed, reason: why, now: now) }
+            }
+        case .gone?:
+            // The worker is gone without saying how.
+            let pid = job.externalId.flatMap(WorkerProcess.init) ?? f.readWorker()
+            return try finish(job, f, offset, ex, ej, now) {
+                if asked {
+                    try store.transition(job: job.id, to: .cancelled, reason: "cancelled; the worker was stopped", now: now)
+                    return
+                }
+                let who = ex === executor ? "worker \(pid.map { String($0.pid) } ?? "?")" : "\(ex.name) job \(job.externalId ?? "?")"
+                let why = ex === executor
+                    ? (restarting ? "\(who) was not running when the daemon restarted" : "\(who) exited without writing exit.json (crash or kill)")
+                    : "\(who) is no longer known to \(ex.name) and wrote no exit.json"
+                try retryOrFail(job, reason: why, now: now)
+            }
         }
-        // The worker is gone without saying how.
-        pid.map(executor.release)
-        if cancelRequested.removeValue(forKey: job.id) != nil {
-            try store.transition(job: job.id, to: .cancelled, reason: "cancelled; the worker was stopped", now: now)
-            return
-        }
-        let why = restarting ? "worker \(pid.map { String($0.pid) } ?? "?") was not running when the daemon restarted"
-                             : "worker \(pid.map { String($0.pid) } ?? "?") exited without writing exit.json (crash or kill)"
-        try retryOrFail(job, reason: why, now: now)
+    }
+
+    /// Finalises a job: reads the events once more (the last ones land just before the end), forgets the
+    /// executor's handle and the cancel request, then applies `decide`.
+    private func finish(_ job: Job, _ f: JobFolder, _ offset: UInt64, _ ex: any Executor, _ ej: ExecutorJob, _ now: Date,
+                        _ decide: () throws -> Void) throws {
+        _ = try drain(job.id, folder: f, from: offset, now: now)
+        ex.release(ej)
+        try decide()
+        cancelRequested[job.id] = nil
+        lastReported[job.id] = nil
+        try? FileManager.default.removeItem(at: f.cancelRequestURL)
     }
 
     /// Records the complete events after `offset` and returns the new offset.

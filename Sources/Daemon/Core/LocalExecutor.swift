@@ -6,7 +6,7 @@ import Workflows
 
 /// Runs each job as a separate worker process on this machine (`tesserad work JOBDIR` by default), so a crash
 /// in numeric code never takes the daemon down. Workers started by an earlier daemon are tracked by PID.
-public final class LocalExecutor: @unchecked Sendable {
+public final class LocalExecutor: Executor, @unchecked Sendable {
     /// The worker command for a job folder.
     public let command: @Sendable (JobFolder) -> (executable: URL, arguments: [String])
     private var children: [Int32: Process] = [:]
@@ -59,4 +59,41 @@ public final class LocalExecutor: @unchecked Sendable {
     public func release(_ w: WorkerProcess) {
         lock.lock(); children[w.pid] = nil; lock.unlock()
     }
+
+    // MARK: Executor
+
+    public var name: String { "local" }
+    /// The queue's concurrency limit applies to local jobs; the executor itself sets none.
+    public var capacity: Int { .max }
+    public var reportsFinalStates: Bool { false }
+
+    public func submit(_ job: ExecutorJob, resources: ExecutorResources) throws -> String {
+        try start(job.folder).description
+    }
+
+    /// The recorded process (or the one the worker wrote to worker.pid) is alive: running; otherwise gone.
+    public func observe(_ jobs: [ExecutorJob]) throws -> [String: ExecutorObservation] {
+        var out: [String: ExecutorObservation] = [:]
+        for j in jobs {
+            let w = j.externalId.flatMap(WorkerProcess.init) ?? j.folder.readWorker()
+            out[j.jobID] = (w.map(isAlive) ?? false) ? .running(state: "RUNNING") : .gone
+        }
+        return out
+    }
+
+    /// A worker an earlier daemon spawned just before it was killed, before recording it: alive, no exit yet.
+    public func find(_ job: ExecutorJob) throws -> String? {
+        guard let orphan = job.folder.readWorker(), job.folder.readExit() == nil, isAlive(orphan) else { return nil }
+        return orphan.description
+    }
+
+    public func cancel(_ job: ExecutorJob, force: Bool) {
+        if let w = job.externalId.flatMap(WorkerProcess.init) ?? job.folder.readWorker() { signal(w, force: force) }
+    }
+
+    public func release(_ job: ExecutorJob) {
+        if let w = job.externalId.flatMap(WorkerProcess.init) ?? job.folder.readWorker() { release(w) }
+    }
+
+    public func logURL(_ folder: JobFolder) -> URL { folder.url.appendingPathComponent("worker.log") }
 }

@@ -29,6 +29,8 @@ public enum API {
         public var at: Date
     }
     public struct Transition: Codable, Sendable { public var from: String?; public var to: String; public var reason: String; public var at: Date }
+    /// A state the job's executor reported (Slurm: PENDING with its reason, RUNNING, TIMEOUT…).
+    public struct ExecutorStateBody: Codable, Sendable { public var state: String; public var reason: String; public var externalId: String?; public var at: Date }
 
     public struct JobBody: Codable, Sendable {
         public var id: String, project: String, workflow: String, version: String
@@ -41,6 +43,11 @@ public enum API {
         public var startedAt: Date?, finishedAt: Date?
         public var progress: Progress?
         public var transitions: [Transition]?
+        /// "local" or "slurm", and the executor's id for the job (PID:START, the Slurm job id).
+        public var executor: String
+        public var externalId: String?
+        /// Every state the executor reported (one job's view only).
+        public var executorStates: [ExecutorStateBody]?
     }
     public struct Submitted: Codable, Sendable { public var job: JobBody; public var reused: Bool }
     public struct JobPage: Codable, Sendable { public var jobs: [JobBody]; public var total: Int; public var limit: Int; public var offset: Int }
@@ -91,14 +98,16 @@ public enum API {
         return b
     }
 
-    static func job(_ j: Job, progress: JobEvent? = nil, transitions: [JobTransition]? = nil) -> JobBody {
+    static func job(_ j: Job, progress: JobEvent? = nil, transitions: [JobTransition]? = nil, executorStates: [JobExecutorState]? = nil) -> JobBody {
         JobBody(id: j.id, project: j.projectId, workflow: j.workflow, version: j.workflowVersion,
                 parameters: (try? decoder.decode(JSONValue.self, from: Data(j.parameters.utf8))) ?? .null,
                 inputs: (try? decoder.decode([String: String].self, from: Data(j.inputs.utf8))) ?? [:],
                 state: j.state.rawValue, priority: j.priority, attempts: j.attempts, maxAttempts: j.maxAttempts, exitReason: j.exitReason,
                 createdAt: j.createdAt, startedAt: j.startedAt, finishedAt: j.finishedAt,
                 progress: progress.map { Progress(phase: $0.phase, step: $0.step, total: $0.total, epoch: $0.epoch, values: $0.values, at: $0.at) },
-                transitions: transitions?.map { Transition(from: $0.fromState?.rawValue, to: $0.toState.rawValue, reason: $0.reason, at: $0.at) })
+                transitions: transitions?.map { Transition(from: $0.fromState?.rawValue, to: $0.toState.rawValue, reason: $0.reason, at: $0.at) },
+                executor: j.executor, externalId: j.externalId,
+                executorStates: executorStates?.map { ExecutorStateBody(state: $0.state, reason: $0.reason, externalId: $0.externalId, at: $0.at) })
     }
 }
 

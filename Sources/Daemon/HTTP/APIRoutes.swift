@@ -96,7 +96,8 @@ public struct APIRoutes: Sendable {
         }
         api.get("jobs/:job") { _, c in
             let j = try s.store.job(matching: try c.pathParameter("job"))
-            return try API.json(API.job(j, progress: s.lastProgress(job: j.id), transitions: try s.store.transitions(job: j.id)))
+            return try API.json(API.job(j, progress: s.lastProgress(job: j.id), transitions: try s.store.transitions(job: j.id),
+                                        executorStates: try s.store.executorStates(job: j.id)))
         }
         api.post("jobs/:job/cancel") { _, c in try API.json(API.job(s.cancel(try c.pathParameter("job")))) }
         api.get("jobs/:job/events") { req, c in

@@ -22,7 +22,9 @@ enum JobListJSON {
 
     static func job(_ j: Job, into out: inout String) {
         out += "{\"attempts\":\(j.attempts),\"createdAt\":\"\(iso(j.createdAt))\""
+        out += ",\"executor\":"; string(j.executor, into: &out)
         if let r = j.exitReason { out += ",\"exitReason\":"; string(r, into: &out) }
+        if let x = j.externalId { out += ",\"externalId\":"; string(x, into: &out) }
         if let f = j.finishedAt { out += ",\"finishedAt\":\"\(iso(f))\"" }
         out += ",\"id\":"; string(j.id, into: &out)
         out += ",\"inputs\":" + j.inputs

@@ -14,9 +14,14 @@ struct JobInfo: Decodable {
     let progress: ProgressInfo?
     let transitions: [TransitionInfo]?
     let inputs: [String: String]
+    /// "local" or "slurm", the executor's id (Slurm job id), and what the executor reported (status only).
+    let executor: String?
+    let externalId: String?
+    let executorStates: [ExecutorStateInfo]?
     var terminal: Bool { ["succeeded", "failed", "cancelled"].contains(state) }
     var shortID: String { String(id.prefix(8)) }
 }
+struct ExecutorStateInfo: Decodable { let state: String; let reason: String; let externalId: String?; let at: Date }
 struct Submitted: Decodable { let job: JobInfo; let reused: Bool }
 struct JobPage: Decodable { let jobs: [JobInfo]; let total: Int }
 struct EventInfo: Decodable {

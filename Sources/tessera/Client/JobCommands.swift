@@ -2,10 +2,23 @@ import ArgumentParser
 import Foundation
 
 func jobTable(_ jobs: [JobInfo]) -> String {
-    table(["ID", "WORKFLOW", "STATE", "ATTEMPTS", "CREATED", "FINISHED", "REASON"], jobs.map {
+    // Where some job ran elsewhere than locally, a column says where (Slurm job id).
+    if jobs.contains(where: { ($0.executor ?? "local") != "local" }) {
+        return table(["ID", "WORKFLOW", "STATE", "EXECUTOR", "ATTEMPTS", "CREATED", "FINISHED", "REASON"], jobs.map {
+            [$0.shortID, $0.workflow, $0.state, executorLabel($0), "\($0.attempts)/\($0.maxAttempts)", shortDate($0.createdAt), shortDate($0.finishedAt),
+             String(($0.exitReason ?? "").prefix(60))]
+        })
+    }
+    return table(["ID", "WORKFLOW", "STATE", "ATTEMPTS", "CREATED", "FINISHED", "REASON"], jobs.map {
         [$0.shortID, $0.workflow, $0.state, "\($0.attempts)/\($0.maxAttempts)", shortDate($0.createdAt), shortDate($0.finishedAt),
          String(($0.exitReason ?? "").prefix(60))]
     })
+}
+
+/// "slurm 1234", or "local" (a PID means nothing to a reader).
+func executorLabel(_ j: JobInfo) -> String {
+    let e = j.executor ?? "local"
+    return e == "local" ? e : e + (j.externalId.map { " \($0)" } ?? "")
 }
 
 /// Follows a job's events until it finishes; returns the final job. Shared by `logs --follow` and `submit --follow`.
@@ -41,6 +54,12 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(name: .customLong("set"), help: "A parameter: KEY=VALUE. Repeat for several.") var sets: [String] = []
     @Option(help: "Higher runs first.") var priority = 0
     @Flag(help: "Answer from a finished job with the same inputs and parameters, if one exists.") var reuse = false
+    @Option(help: "Where to run it: local or slurm (default: the daemon's executor).") var executor: String?
+    @Option(help: "Slurm: cpus per task.") var cpus: Int?
+    @Option(name: .customLong("memory-mb"), help: "Slurm: memory in MB.") var memoryMB: Int?
+    @Option(name: .customLong("time-limit"), help: "Slurm: wall-clock limit in minutes.") var timeLimit: Int?
+    @Option(help: "Slurm: partition.") var partition: String?
+    @Option(help: "Slurm: account.") var account: String?
     @Flag(help: "Follow the job to its end (progress bar on a terminal).") var follow = false
     @Flag(help: "Print JSON.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the job id (for scripts).") var quiet = false
@@ -59,8 +78,13 @@ struct SubmitCommand: AsyncParsableCommand {
                 let key = String(s[..<eq]), raw = String(s[s.index(after: eq)...])
                 params[key] = try spec.value(for: key, raw: raw)
             }
-            let body: [String: Any] = ["project": project, "workflow": spec.name, "version": spec.version, "parameters": params,
+            var body: [String: Any] = ["project": project, "workflow": spec.name, "version": spec.version, "parameters": params,
                                        "inputs": inputs, "priority": priority, "reuse": reuse]
+            if let executor { body["executor"] = executor }
+            var resources: [String: Any] = [:]
+            for (k, v) in [("cpus", cpus), ("memoryMB", memoryMB), ("timeLimitMinutes", timeLimit)] { if let v { resources[k] = v } }
+            for (k, v) in [("partition", partition), ("account", account)] { if let v { resources[k] = v } }
+            if !resources.isEmpty { body["resources"] = resources }
             let c = daemon.client
             let data = try await c.send("POST", "/api/jobs", body: body)
             let sub = try DaemonClient.decoder.decode(Submitted.self, from: data)
@@ -115,8 +139,16 @@ struct StatusCommand: AsyncParsableCommand {
             print("inputs: " + j.inputs.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value.prefix(8))" }.joined(separator: " "))
             if let p = j.progress { print("progress: \(ProgressDisplay.progressLine(EventInfo(kind: "progress", at: p.at, phase: p.phase, step: p.step, total: p.total, epoch: p.epoch, values: p.values, path: nil, text: nil)))") }
             if let r = j.exitReason { print("reason: \(r)") }
+            if (j.executor ?? "local") != "local" {
+                let now = j.executorStates?.last.map { ": \($0.state)" + ($0.reason.isEmpty ? "" : " (\($0.reason))") } ?? ""
+                print("executor: \(executorLabel(j))\(now)")
+            }
             print("\nhistory:")
             for t in j.transitions ?? [] { print("  \(shortDate(t.at))  \(t.from.map { "\($0) → " } ?? "")\(t.to): \(t.reason)") }
+            if let states = j.executorStates, !states.isEmpty {
+                print("\n\(j.executor ?? "executor") states:")
+                for s in states { print("  \(shortDate(s.at))  \(s.externalId.map { "job \($0) " } ?? "")\(s.state)\(s.reason.isEmpty ? "" : ": \(s.reason)")") }
+            }
             let metrics = try await c.get("/api/jobs/\(id)/metrics", as: [MetricInfo].self)
             var last: [String: MetricInfo] = [:]
             for m in metrics { if (last[m.name]?.step ?? Int.min) <= m.step { last[m.name] = m } }

@@ -1,0 +1,67 @@
+import Foundation
+import SpatialData
+import Store
+import Testing
+import Workflows
+
+/// The real `tesserad` with a "slurm" section in its tesserad.json, on the real test cluster: an embed job
+/// submitted with `"executor": "slurm"` runs `tesserad work` under Slurm and gives the same embedding as the
+/// same job on the local executor, bit for bit; the job records its Slurm id and the states Slurm reported.
+@Suite(.serialized, .enabled(if: SlurmTestCluster.available, Comment(rawValue: SlurmTestCluster.unavailableReason ?? "")))
+struct SlurmEmbedTests {
+    static func waitTerminal(_ d: CrashRecoveryTests.Daemon, _ id: String, seconds: Double) throws -> [String: Any] {
+        let end = Date().addingTimeInterval(seconds)
+        while Date() < end {
+            let j = try d.request("GET", "/api/jobs/\(id)")
+            if ["succeeded", "failed", "cancelled"].contains(j["state"] as? String ?? "") { return j }
+            Thread.sleep(forTimeInterval: 0.3)
+        }
+        return try d.request("GET", "/api/jobs/\(id)")
+    }
+
+    static func embedding(_ path: String) throws -> [Float] {
+        try H5File.open(path, probe: false).root.group("obsm").dataset("X_tessera").readFloats()
+    }
+
+    @Test func embedOnSlurmEqualsLocalBitForBit() throws {
+        let exe = try CrashRecoveryTests.binary()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-slurm-embed-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil)
+        try Data(#"{"slurm": {"slurmConf": "\#(SlurmTestCluster.conf)"}}"#.utf8).write(to: URL(fileURLWithPath: root + "/tesserad.json"))
+        var c = SimulationConfig.tiny
+        c.cells = 600; c.referenceCells = 100
+        try H5ADWriter.write(TissueSimulator.simulate(c).spatial, to: root + "/tissue.h5ad")
+
+        let daemon = CrashRecoveryTests.Daemon(exe: exe, root: root, port: 30_000 + Int(getpid() % 10_000))
+        try daemon.start()
+        defer { daemon.stop() }
+        try daemon.request("POST", "/api/projects", body: #"{"name": "s"}"#)
+        try daemon.request("POST", "/api/projects/s/datasets", body: #"{"path": "\#(root)/tissue.h5ad", "name": "tissue"}"#)
+        let pre = try daemon.request("POST", "/api/jobs", body: #"{"project": "s", "workflow": "pretrain", "inputs": {"spatial": "tissue"}, "parameters": {"preset": "tiny", "steps": 20}}"#)
+        let preID = try #require((pre["job"] as? [String: Any])?["id"] as? String)
+        #expect(try Self.waitTerminal(daemon, preID, seconds: 120)["state"] as? String == "succeeded")
+
+        var ids: [String: String] = [:]
+        for executor in ["local", "slurm"] {
+            let sub = try daemon.request("POST", "/api/jobs", body: #"{"project": "s", "workflow": "embed", "executor": "\#(executor)", "inputs": {"data": "tissue"}, "parameters": {"checkpoint": "job:\#(preID)"}}"#)
+            ids[executor] = try #require((sub["job"] as? [String: Any])?["id"] as? String)
+        }
+        for (executor, id) in ids {
+            let j = try Self.waitTerminal(daemon, id, seconds: 180)
+            #expect(j["state"] as? String == "succeeded", "\(executor) embed: \(j["exitReason"] ?? "")")
+        }
+        daemon.stop()
+        let local = try Self.embedding("\(root)/jobs/\(ids["local"]!)/artifacts/result.h5ad")
+        let slurm = try Self.embedding("\(root)/jobs/\(ids["slurm"]!)/artifacts/result.h5ad")
+        #expect(local.count == 600 * (local.count / 600) && !local.isEmpty)
+        #expect(local.map(\.bitPattern) == slurm.map(\.bitPattern), "the Slurm embedding equals the local one bit for bit")
+
+        let store = try ProjectStore(path: root + "/tessera.sqlite")
+        let job = try store.job(ids["slurm"]!)
+        #expect(job.executor == "slurm" && Int(job.externalId ?? "") != nil)
+        #expect(try store.executorStates(job: job.id).map(\.state).contains("RUNNING"))
+        #expect(try store.job(ids["local"]!).executor == "local")
+        #expect(SlurmTestCluster.jobs(named: "tessera-\(job.id)").map(\.id) == [job.externalId!])
+    }
+}
