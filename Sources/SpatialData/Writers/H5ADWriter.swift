@@ -3,7 +3,9 @@ import Tensor
 
 /// Writes a `Dataset` as an AnnData `.h5ad` (on-disk spec 0.1.0, as anndata ≥ 0.8 writes it) that scanpy
 /// and anndata open directly:
-/// - `X`: csr_matrix (float32 data, int32 indices, int64 indptr);
+/// - `X`: csr_matrix (float32 data, int32 indices; int32 indptr when the non-zeros fit in int32, as anndata and
+///   scipy write it: scipy refuses mixed index types in `sc.pp.calculate_qc_metrics` and `sc.tl.rank_genes_groups`
+///   with "Output dtype not compatible with inputs"; int64 for both beyond 2^31 − 1 non-zeros);
 /// - `obs`: index = cell ids; columns sample, batch, fov (when present), platform, then every obs column;
 /// - `var`: index = gene symbols, `gene_ids` when ids differ from symbols, `measured` when a panel is partial;
 /// - `obsm["spatial"]`: x, y (and z) per cell;
@@ -46,8 +48,7 @@ public enum H5ADWriter {
         let x = try root.createGroup("X", attributes: [("encoding-type", .string("csr_matrix")), ("encoding-version", .string("0.1.0")),
                                                         ("shape", .ints([Int64(d.cellCount), Int64(d.geneCount)]))])
         try x.writeFloats("data", d.counts.values)
-        try x.writeInt32s("indices", d.counts.indices)
-        try x.writeInt64s("indptr", d.counts.indptr.map { Int64($0) })
+        try writeIndex(x, indices: d.counts.indices, indptr: d.counts.indptr.map { Int64($0) })
 
         // obs
         var obs = ObsTable()
@@ -102,6 +103,19 @@ public enum H5ADWriter {
         for l in extras.layers { try writeUns(uns, "\(l.name)_genes", .strings(l.genes)) }
         for (k, v) in extras.uns { try writeUns(uns, k, v) }
         f.flush()
+    }
+
+    /// Writes a CSR matrix's `indices` and `indptr` with one integer type, as scipy keeps them: int32 while the
+    /// non-zero count fits in int32, else int64 for both. Mixed types (int32 indices, int64 indptr) read in
+    /// anndata but break scipy's sparse kernels that scanpy calls.
+    static func writeIndex(_ g: H5Group, indices: [Int32], indptr: [Int64]) throws {
+        if (indptr.last ?? 0) <= Int64(Int32.max) {
+            try g.writeInt32s("indices", indices)
+            try g.writeInt32s("indptr", indptr.map { Int32($0) })
+        } else {
+            try g.writeInt64s("indices", indices.map { Int64($0) })
+            try g.writeInt64s("indptr", indptr)
+        }
     }
 
     /// Writes a dataframe 0.2.0 group.
