@@ -79,7 +79,7 @@ import Tensor
             (["label_column": JSONValue.string("area")], nil, "continuous"),
             (["label_column": .string("cell_id_copy")], nil, "more than half as many classes as cells"),
             (["label_column": .string("nope")], nil, "obs columns are"),
-            ([:], Self.input.narrow, "measures 20 of the 60 genes"),
+            ([:], Self.input.narrow, "genes the model reads (from 'data'); at least 50% must be shared"),
             (["heldout_fraction": .number(0.7), "validation_fraction": .number(0.3), "mode": .string("evaluation")], nil, "at most 0.9"),
         ] as [([String: JSONValue], String?, String)] {
             let f = try Self.job(params, query: query)
