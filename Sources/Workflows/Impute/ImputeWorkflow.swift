@@ -111,7 +111,8 @@ public enum ImputeWorkflow: WorkflowImplementation {
             }
             if settings.ensemble > 1 { context.emit(JobEvent(kind: .message, step: start, text: "ensemble member \(member + 1) of \(settings.ensemble)")) }
             try TrainingLoop(context, phase: settings.ensemble > 1 ? "train \(member + 1)/\(settings.ensemble)" : "train",
-                             total: settings.steps, checkpointEvery: every)
+                             total: settings.steps, checkpointEvery: every,
+                             followingSteps: (settings.ensemble - member - 1) * settings.steps)   // ETA to the ensemble's end
                 .run(from: start, step: { s in
                     let loss = try imputer.train(step: s)
                     lastLoss = Double(loss.total)
