@@ -93,4 +93,30 @@ import Tensor
         let e = try T.run(oneClass)
         #expect(e.status == .failed && e.reason.contains("single class"), "\(e.reason)")
     }
+
+    /// Log-normalised input: a warning event names the input and the choice; `input_transform=log_normalized`
+    /// reads it back as expression (expm1) and warns no more.
+    @Test func nonIntegerInputIsWarnedAboutAndCanBeReadAsLogNormalised() throws {
+        var d = Self.input.tissue
+        d.counts.values = d.counts.values.map { Foundation.log1p($0) }
+        let path = T.tempDir("lognorm").appendingPathComponent("lognorm.h5ad").path
+        try H5ADWriter.write(d, to: path)
+        func run(_ transform: String) throws -> (JobFolder, [JobEvent]) {
+            let f = try T.job("annotate", inputs: ["data": path], parameters: [
+                "label_column": .string("label"), "preset": .string("tiny"), "pretrain_steps": .integer(2), "steps": .integer(2),
+                "cells_per_step": .integer(64), "input_transform": .string(transform)])
+            #expect(try T.run(f).status == .succeeded)
+            return (f, try T.events(f))
+        }
+        let (a, warned) = try run("counts")
+        defer { try? FileManager.default.removeItem(at: a.url) }
+        #expect(warned.contains { $0.kind == .message && ($0.text ?? "").contains("warning: input 'data'") && ($0.text ?? "").contains("input_transform=log_normalized") })
+        let (b, quiet) = try run("log_normalized")
+        defer { try? FileManager.default.removeItem(at: b.url) }
+        #expect(!quiet.contains { ($0.text ?? "").hasPrefix("warning") })
+        let context = WorkflowContext(folder: b, spec: try b.readSpec(), parameters: ["input_transform": .string("log_normalized")],
+                                      events: try JobEventWriter(folder: b), cancelled: { false })
+        let back = try context.dataset("data").counts.values
+        #expect(zip(back, Self.input.tissue.counts.values).allSatisfy { abs($0 - $1) < 1e-3 * max(1, $1) })
+    }
 }
