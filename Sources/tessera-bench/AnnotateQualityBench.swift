@@ -52,8 +52,9 @@ public enum AnnotateQuality {
             let valRows = labels.codes.indices.filter { validation[$0] }
             let testRows = labels.codes.indices.filter { test[$0] }
             let truth = testRows.map { Int(labels.codes[$0]) }
-            let ref = LabelTransfer.Embeddings(latent: r.fineTunedLatent, projection: r.fineTuned)
-            let testEmb = LabelTransfer.Embeddings(latent: rows(r.fineTunedLatent, testRows), projection: rows(r.fineTuned, testRows))
+            let ref = try CellFeatures.make(ds, vocabulary: r.data.vocabulary, latent: r.fineTunedLatent, projection: r.fineTuned)
+            let testEmb = CellFeatures(latent: rows(ref.latent, testRows), projection: rows(ref.projection, testRows),
+                                       expression: rows(ref.expression, testRows), niche: ref.niche.map { rows($0, testRows) })
             let chosen = try LabelTransfer.run(reference: ref, codes: labels.codes, train: train, validation: valRows, query: testEmb,
                                                classes: labels.classes.count)
             let secs = Date().timeIntervalSince(t0)

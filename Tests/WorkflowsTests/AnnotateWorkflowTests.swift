@@ -62,7 +62,7 @@ import Tensor
         #expect(unlabelled.allSatisfy { pred.codes[$0] >= 0 })
         #expect(FileManager.default.fileExists(atPath: f.artifacts.appendingPathComponent("query.h5ad").path))
         if T.hasScanpy {
-            let ok = try T.runPython(T.scanpyCheck, [f.artifacts.appendingPathComponent("result.h5ad").path, "predicted_label"])
+            let ok = try T.runPython(T.scanpyCheck, [f.artifacts.appendingPathComponent("result.h5ad").path, "cell_type"])
             #expect(ok.contains("scanpy ok"), "\(ok)")
         }
         // The seed given as a parameter is the one the run used, exactly.

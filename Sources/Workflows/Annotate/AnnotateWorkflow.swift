@@ -6,7 +6,8 @@ import Tensor
 
 /// `annotate`: labels for the cells that have none. SupCon fine-tuning on the labelled cells of `data` (after a
 /// brief pretraining, or from a pretrain/cluster-supcon checkpoint), then a classifier on the embedding chosen by
-/// validation (`LabelTransfer`), with a per-cell confidence and "Unknown" below `min_confidence`.
+/// validation (`LabelTransfer`: kNN or a linear head on the latent, the projection, the latent with the cell's
+/// expression, and with its spatial niche), with a per-cell confidence and "Unknown" below `min_confidence`.
 ///
 /// The labelled cells are split, stratified and seeded (`split`): **validation** cells (`validation_fraction`
 /// of each class) are held out of fine-tuning and choose the classifier; in `evaluation` mode **test** cells
@@ -111,7 +112,7 @@ public enum AnnotateWorkflow: WorkflowImplementation {
             try context.checkCancelled()
             context.emit(JobEvent(kind: .progress, phase: "embed", step: done, total: ds.cellCount))
         }
-        var queryEmbeddings: LabelTransfer.Embeddings?
+        var queryEmbeddings: CellFeatures?
         if let q = queryDS {
             let cut = q.fov == nil ? DatasetSequences.tiled(q, grid: s.supcon.tileGrid) : q
             let set: SequenceSet
@@ -120,7 +121,8 @@ public enum AnnotateWorkflow: WorkflowImplementation {
             }
             var lat: [Matrix] = [], proj: [Matrix] = []
             for z in try trainer.model.embedMany(set.sequences) { lat.append(z); proj.append(try trainer.head.project(z)) }
-            queryEmbeddings = .init(latent: set.datasetOrder(lat, cells: q.cellCount), projection: set.datasetOrder(proj, cells: q.cellCount))
+            queryEmbeddings = try CellFeatures.make(q, vocabulary: data.vocabulary, latent: set.datasetOrder(lat, cells: q.cellCount),
+                                                    projection: set.datasetOrder(proj, cells: q.cellCount))
         }
 
         try context.checkCancelled()
@@ -129,7 +131,7 @@ public enum AnnotateWorkflow: WorkflowImplementation {
         let (validation, test) = split(labels, s)
         let train = labels.codes.indices.filter { labels.codes[$0] >= 0 && !labels.heldOut[$0] }
         let valRows = labels.codes.indices.filter { validation[$0] }
-        let ref = LabelTransfer.Embeddings(latent: latent, projection: projection)
+        let ref = try CellFeatures.make(ds, vocabulary: data.vocabulary, latent: latent, projection: projection)
         // Every cell of `data` is predicted (training cells too, so the column is whole); the query dataset after.
         let outcome = try LabelTransfer.run(reference: ref, codes: labels.codes, train: train, validation: valRows, query: ref,
                                             classes: labels.classes.count, choice: s.choice, k: s.k, minConfidence: s.minConfidence)

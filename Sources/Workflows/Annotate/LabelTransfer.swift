@@ -5,16 +5,28 @@ import Tensor
 /// The classifier step of `annotate`: predicts each query cell's class from an embedding of labelled cells,
 /// choosing the classifier by macro-F1 on validation cells that the embedding never trained on.
 ///
-/// Candidates: kNN (`k` neighbours) and a linear head (`LinearClassifier`, class-balanced softmax), each on the
-/// fine-tuned latent (`obsm['X_tessera']`) and on the SupCon projection (`obsm['X_tessera_supcon']`). Each is fit
-/// on the training cells and scored on the validation cells; the best (ties → the earlier in `Method.allCases`)
-/// is refit on training + validation cells and predicts the query. A cell whose confidence (the chosen
+/// Candidates (`CellFeatures`): kNN (`k` neighbours) and a linear head (`LinearClassifier`, class-balanced
+/// softmax), each on the fine-tuned latent (`obsm['X_tessera']`) and on the SupCon projection
+/// (`obsm['X_tessera_supcon']`); the linear head on the latent joined with the cell's log-normalised expression;
+/// and, for spatial data, that plus the cell's niche (the mean of both over its 10 nearest spatial neighbours).
+/// Each is fit on the training cells and scored on the validation cells; the best (ties → the earlier in
+/// `Method.allCases`) is refit on training + validation cells and predicts the query. A cell whose confidence (the chosen
 /// classifier's probability of its class) is below `minConfidence` is reported as unknown (−1).
 public enum LabelTransfer {
     public enum Method: String, CaseIterable, Sendable {
         case knnLatent = "knn_latent", knnProjection = "knn_supcon", linearLatent = "linear_latent", linearProjection = "linear_supcon"
+        case linearLatentExpression = "linear_latent_expression", linearLatentExpressionNiche = "linear_latent_expression_niche"
         public var isKNN: Bool { self == .knnLatent || self == .knnProjection }
-        public var onLatent: Bool { self == .knnLatent || self == .linearLatent }
+
+        /// The features this method reads; nil when a set of cells lacks them (no coordinates: no niche).
+        func features(_ f: CellFeatures) -> Matrix? {
+            switch self {
+            case .knnLatent, .linearLatent: return f.latent
+            case .knnProjection, .linearProjection: return f.projection
+            case .linearLatentExpression: return CellFeatures.concat([f.latent, f.expression])
+            case .linearLatentExpressionNiche: return f.niche.map { CellFeatures.concat([f.latent, f.expression, $0]) }
+            }
+        }
     }
 
     /// Which classifiers may be chosen (the workflow's `classifier` parameter).
@@ -24,22 +36,16 @@ public enum LabelTransfer {
             switch self {
             case .auto: return Method.allCases
             case .knn: return [.knnLatent, .knnProjection]
-            case .linear: return [.linearLatent, .linearProjection]
+            case .linear: return [.linearLatent, .linearProjection, .linearLatentExpression, .linearLatentExpressionNiche]
             }
         }
     }
 
-    /// Embeddings of a set of cells: the latent and the SupCon projection, row for row.
-    public struct Embeddings: Sendable {
-        public var latent: Matrix, projection: Matrix
-        public init(latent: Matrix, projection: Matrix) { self.latent = latent; self.projection = projection }
-        func of(_ m: Method) -> Matrix { m.onLatent ? latent : projection }
-        func rows(_ m: Method, _ r: [Int]) -> Matrix {
-            let x = of(m), d = x.cols
-            var out = Matrix(rows: r.count, cols: d)
-            for (i, row) in r.enumerated() { for j in 0..<d { out.data[i * d + j] = x.data[row * d + j] } }
-            return out
-        }
+    static func rows(_ x: Matrix, _ r: [Int]) -> Matrix {
+        let d = x.cols
+        var out = Matrix(rows: r.count, cols: d)
+        for (i, row) in r.enumerated() { for j in 0..<d { out.data[i * d + j] = x.data[row * d + j] } }
+        return out
     }
 
     public struct Outcome: Sendable {
@@ -55,19 +61,21 @@ public enum LabelTransfer {
 
     /// Fits on `reference` rows `train` (labels `codes`, classes 0..<classes), selects on rows `validation`, and
     /// predicts every row of `query`.
-    public static func run(reference: Embeddings, codes: [Int32], train: [Int], validation: [Int], query: Embeddings,
+    public static func run(reference: CellFeatures, codes: [Int32], train: [Int], validation: [Int], query: CellFeatures,
                            classes: Int, choice: Choice = .auto, k: Int = 15, minConfidence: Double = 0.5) throws -> Outcome {
         try run(reference: reference, codes: codes, train: train, validation: validation, query: query, classes: classes,
                 methods: choice.methods, k: k, minConfidence: minConfidence)
     }
 
     /// As above with the candidate methods listed (one method: no selection).
-    public static func run(reference: Embeddings, codes: [Int32], train: [Int], validation: [Int], query: Embeddings,
-                           classes: Int, methods candidates: [Method], k: Int = 15, minConfidence: Double = 0.5) throws -> Outcome {
-        precondition(!candidates.isEmpty, "at least one method")
+    public static func run(reference: CellFeatures, codes: [Int32], train: [Int], validation: [Int], query: CellFeatures,
+                           classes: Int, methods: [Method], k: Int = 15, minConfidence: Double = 0.5) throws -> Outcome {
+        // Methods whose features both sides have (the niche needs coordinates on both).
+        let candidates = methods.filter { $0.features(reference) != nil && $0.features(query) != nil }
+        precondition(!candidates.isEmpty, "at least one usable method")
         func fitPredict(_ m: Method, _ rows: [Int], _ x: Matrix) throws -> ClassPrediction {
             let y = rows.map { Int(codes[$0]) }
-            let z = reference.rows(m, rows)
+            let z = Self.rows(m.features(reference)!, rows)
             if m.isKNN { return try KNNClassifier(k: min(k, rows.count)).predict(train: z, labels: y, classes: classes, query: x) }
             return try LinearClassifier().fit(z, labels: y, classes: classes).predict(x)
         }
@@ -76,12 +84,12 @@ public enum LabelTransfer {
         if !validation.isEmpty && candidates.count > 1 {
             let truth = validation.map { Int(codes[$0]) }
             for m in candidates {
-                let p = try fitPredict(m, train, reference.rows(m, validation))
+                let p = try fitPredict(m, train, Self.rows(m.features(reference)!, validation))
                 scores[m] = try Metrics.macroF1(truth: truth, predicted: p.labels)
             }
             chosen = candidates.max { (scores[$0] ?? -1, -Double(candidates.firstIndex(of: $0)!)) < (scores[$1] ?? -1, -Double(candidates.firstIndex(of: $1)!)) }!
         }
-        let p = try fitPredict(chosen, train + validation, query.of(chosen))
+        let p = try fitPredict(chosen, train + validation, chosen.features(query)!)
         let labels = zip(p.labels, p.confidence).map { $1 >= minConfidence ? $0 : -1 }
         return Outcome(labels: labels, argmax: p.labels, confidence: p.confidence, method: chosen, validationMacroF1: scores)
     }
