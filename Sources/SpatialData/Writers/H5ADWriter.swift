@@ -10,6 +10,8 @@ import Tensor
 /// - `var`: index = gene symbols, `gene_ids` when ids differ from symbols, `measured` when a panel is partial;
 /// - `obsm["spatial"]`: x, y (and z) per cell;
 /// - `uns["tessera"]`: coordinate unit, microns per pixel, platform and provenance metadata;
+/// - the dataset's own `embeddings` in `obsm` and its Visium `spatialLibraries` in `uns["spatial"]` (images and
+///   scale factors, as `sc.read_visium` lays them out), so converted files and workflow results keep them;
 /// - with `extras` (`H5ADExtras`): more `obsm` matrices, obs columns, layers with their own gene lists, `uns`.
 /// The file is written beside the target and renamed into place, so a failed write leaves nothing half-done.
 public enum H5ADWriter {
@@ -62,7 +64,9 @@ public enum H5ADWriter {
 
         // var
         var vars = ObsTable()
-        if d.geneIDs != d.geneSymbols { vars["gene_ids"] = .string(d.geneIDs) }
+        // gene_ids when ids differ from symbols, and always for 10x sources (feature_types present), as
+        // sc.read_10x_h5 / sc.read_visium write it.
+        if d.geneIDs != d.geneSymbols || d.vars["feature_types"] != nil { vars["gene_ids"] = .string(d.geneIDs) }
         if d.measured.contains(false) { vars["measured"] = .bool(d.measured) }
         for (n, v) in d.vars.columns where vars[n] == nil { vars[n] = v }
         try writeFrame(root, "var", index: d.geneSymbols, columns: vars)
@@ -79,6 +83,11 @@ public enum H5ADWriter {
             try obsm.writeDoubles("spatial", flat, shape: [d.cellCount, k], attributes: array)
         }
         for (name, m) in extras.obsm { try obsm.writeFloats(name, m.data, shape: [m.rows, m.cols], attributes: array) }
+        // The dataset's own embeddings (an input's X_pca, X_umap…), unless a result replaces one of that name.
+        for (name, m) in d.embeddings.sorted(by: { $0.key < $1.key })
+        where name != "spatial" && !extras.obsm.contains(where: { $0.name == name }) && m.rows == d.cellCount {
+            try obsm.writeFloats(name.replacingOccurrences(of: "/", with: "_"), m.data, shape: [m.rows, m.cols], attributes: array)
+        }
         let layers = try root.createGroup("layers", attributes: dict)
         for (l, cols) in zip(extras.layers, layerColumns) { try writeLayer(layers, l, columns: cols, genes: d.geneCount) }
         for g in ["obsp", "varm", "varp"] { try root.createGroup(g, attributes: dict) }
@@ -101,6 +110,7 @@ public enum H5ADWriter {
         }
         for (k, v) in extras.tessera { try writeUns(t, k, v) }
         for l in extras.layers { try writeUns(uns, "\(l.name)_genes", .strings(l.genes)) }
+        if !extras.uns.contains(where: { $0.name == "spatial" }) { try writeLibraries(uns, d.spatialLibraries) }
         for (k, v) in extras.uns { try writeUns(uns, k, v) }
         f.flush()
     }
