@@ -57,4 +57,62 @@ import Tensor
             try KNNClassifier(k: 1).predict(train: x, labels: [0, 1, 1], classes: 2, query: Matrix(rows: 1, cols: 3))
         }
     }
+
+    /// The linear head converges to scikit-learn's LogisticRegression with the same objective (class-balanced
+    /// weights, the same L2 strength: C = 1 / (l2 · n), standardised features, unpenalised intercept) on
+    /// overlapping, imbalanced blobs: the same predictions and nearly the same probabilities.
+    @Test(.enabled(if: ClassifierTests.testPython != nil, "needs .venv-test with scikit-learn (scripts/setup --test-venv)"))
+    func linearHeadMatchesScikitLearnLogisticRegression() throws {
+        var rng = SeededRNG(seed: 11)
+        let n = 1500, d = 12, c = 6
+        var x = Matrix(rows: n, cols: d), y = [Int](repeating: 0, count: n)
+        for i in 0..<n {
+            y[i] = min(c - 1, Int(Double(c) * pow(rng.uniform(), 1.8)))     // imbalanced classes
+            for j in 0..<d { x.data[i * d + j] = Float(rng.normal() * 1.5) + (j % c == y[i] ? 1.2 : 0) + Float(j) }
+        }
+        let head = try LinearClassifier().fit(x, labels: y, classes: c)
+        let ours = try head.predict(x)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-logreg-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let input = dir.appendingPathComponent("in.json")
+        try JSONSerialization.data(withJSONObject: ["x": x.data.map(Double.init), "y": y, "n": n, "d": d, "C": 1 / (Double(LinearClassifier().l2) * Double(n))]).write(to: input)
+        let out = try Self.python("""
+        import sys, json, numpy as np
+        from sklearn.linear_model import LogisticRegression
+        a = json.load(open(sys.argv[1])); X = np.array(a["x"]).reshape(a["n"], a["d"])
+        X = (X - X.mean(0)) / X.std(0)
+        m = LogisticRegression(C=a["C"], class_weight="balanced", max_iter=5000, tol=1e-8).fit(X, a["y"])
+        print(json.dumps({"p": m.predict_proba(X).ravel().tolist()}))
+        """, [input.path])
+        struct R: Decodable { let p: [Double] }
+        let p = try JSONDecoder().decode(R.self, from: Data(out.utf8)).p
+        var agree = 0, diff = 0.0
+        for i in 0..<n {
+            let row = (0..<c).map { p[i * c + $0] }
+            if row.firstIndex(of: row.max()!)! == ours.labels[i] { agree += 1 }
+            for k in 0..<c { diff += abs(row[k] - Double(ours.probabilities[i, k])) }
+        }
+        let share = Double(agree) / Double(n), meanDiff = diff / Double(n * c)
+        #expect(share > 0.98 && meanDiff < 0.01, "agreement \(share), mean |Δp| \(meanDiff)")
+    }
+
+    static var testPython: String? {
+        let p = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent(".venv-test/bin/python").path
+        return FileManager.default.isExecutableFile(atPath: p) ? p : nil
+    }
+
+    static func python(_ script: String, _ args: [String]) throws -> String {
+        let proc = Process()
+        proc.executableURL = URL(fileURLWithPath: testPython!)
+        proc.arguments = ["-c", script] + args
+        let out = Pipe(), err = Pipe()
+        proc.standardOutput = out; proc.standardError = err
+        try proc.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        proc.waitUntilExit()
+        if proc.terminationStatus != 0 { throw NSError(domain: "python", code: 1, userInfo: [NSLocalizedDescriptionKey: String(decoding: e, as: UTF8.self)]) }
+        return String(decoding: o, as: UTF8.self)
+    }
 }
