@@ -124,14 +124,50 @@ public struct WorkerProcess: Sendable, Equatable, CustomStringConvertible, Lossl
     }
 }
 
-/// A JSON value (parameters are typed by the workflow spec, not by this container).
+/// A JSON value (parameters are typed by the workflow spec, not by this container). Whole numbers that fit in
+/// Int64 decode as `.integer` and keep every digit (a seed of 2^53 + 1 survives; a Double would round it);
+/// other numbers are `.number`. `.integer(3)` equals `.number(3)`: the two are one JSON value.
 public enum JSONValue: Codable, Sendable, Equatable {
-    case number(Double), string(String), bool(Bool), array([JSONValue]), object([String: JSONValue]), null
+    case number(Double), integer(Int64), string(String), bool(Bool), array([JSONValue]), object([String: JSONValue]), null
+
+    /// The value as a Double (integers above 2^53 round), nil for non-numbers.
+    public var doubleValue: Double? {
+        switch self {
+        case .number(let x): return x
+        case .integer(let i): return Double(i)
+        default: return nil
+        }
+    }
+
+    /// The value as an exact Int64: an integer, or a whole Double below 2^53 (where Doubles are exact).
+    public var int64Value: Int64? {
+        switch self {
+        case .integer(let i): return i
+        case .number(let x) where x.rounded() == x && abs(x) <= 9_007_199_254_740_992: return Int64(x)
+        default: return nil
+        }
+    }
+
+    public static func == (a: JSONValue, b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.integer(let x), .integer(let y)): return x == y
+        case (.integer, .number), (.number, .integer), (.number, .number):
+            if let x = a.int64Value, let y = b.int64Value { return x == y }
+            return a.doubleValue == b.doubleValue
+        case (.string(let x), .string(let y)): return x == y
+        case (.bool(let x), .bool(let y)): return x == y
+        case (.array(let x), .array(let y)): return x == y
+        case (.object(let x), .object(let y)): return x == y
+        case (.null, .null): return true
+        default: return false
+        }
+    }
 
     public init(from decoder: Decoder) throws {
         let c = try decoder.singleValueContainer()
         if c.decodeNil() { self = .null }
         else if let b = try? c.decode(Bool.self) { self = .bool(b) }
+        else if let i = try? c.decode(Int64.self) { self = .integer(i) }
         else if let n = try? c.decode(Double.self) { self = .number(n) }
         else if let s = try? c.decode(String.self) { self = .string(s) }
         else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
@@ -142,6 +178,7 @@ public enum JSONValue: Codable, Sendable, Equatable {
         var c = encoder.singleValueContainer()
         switch self {
         case .number(let n): try c.encode(n)
+        case .integer(let i): try c.encode(i)
         case .string(let s): try c.encode(s)
         case .bool(let b): try c.encode(b)
         case .array(let a): try c.encode(a)

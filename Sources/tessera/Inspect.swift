@@ -14,11 +14,18 @@ struct Inspect: ParsableCommand {
     func run() throws {
         var summaries: [DatasetSummary] = []
         var failed = false
-        for p in paths {
+        // Files that share a name (sample/outs/filtered_feature_bc_matrix.h5 from several runs) are told apart
+        // by their paths.
+        let names = paths.map { (URL(fileURLWithPath: $0).standardizedFileURL.lastPathComponent) }
+        let repeated = Set(names.filter { n in names.filter { $0 == n }.count > 1 })
+        for (p, n) in zip(paths, names) {
             do {
                 let d = try readDataset(p, options: read.readerOptions)
                 let s = DatasetSummary(d)
-                if json { summaries.append(s) } else { print(s.text) }
+                if json { summaries.append(s) } else {
+                    if repeated.contains(n) { print("== \(URL(fileURLWithPath: p).standardizedFileURL.path)") }
+                    print(s.text)
+                }
             } catch let e as ExitCode where e.rawValue == badInputExit {
                 failed = true
             }

@@ -22,6 +22,7 @@ struct ReadOptions: ParsableArguments {
     @Option(help: "Counts tables: a file of cell positions (x, y[, z]) to join.") var locations: String?
     @Option(help: "Counts tables: a file of per-cell annotations (sample, FOV, labels) to join.") var metadata: String?
     @Option(help: "Counts tables: cells-x-genes or genes-x-cells (default: sniffed).") var orientation: String?
+    @Option(help: "Counts tables: which columns of the locations file hold x, y (and id, z, fov): x=2,y=3,id=0 (0-based numbers or header names).") var locationColumns: String?
     @Option(help: "Coordinate unit where the file does not state it: um or px.") var unit: String?
     @Option(help: "Micrometres per pixel where the file does not state it.") var micronsPerPixel: Double?
 
@@ -32,6 +33,9 @@ struct ReadOptions: ParsableArguments {
         if let orientation, DelimitedCountsReader.Orientation(rawValue: orientation) == nil {
             throw ValidationError("--orientation must be cells-x-genes or genes-x-cells, not '\(orientation)'")
         }
+        if let locationColumns, case .failure(let e) = DelimitedCountsReader.LocationColumns.parse(locationColumns) {
+            throw ValidationError(e.description)
+        }
     }
 
     var readerOptions: DatasetReader.Options {
@@ -39,6 +43,9 @@ struct ReadOptions: ParsableArguments {
         o.locations = locations
         o.metadata = metadata
         if let orientation, let v = DelimitedCountsReader.Orientation(rawValue: orientation) { o.orientation = v }
+        if let locationColumns, case .success(let c) = DelimitedCountsReader.LocationColumns.parse(locationColumns) {
+            o.delimited.locationColumns = c
+        }
         o.unit = unit.flatMap(CoordinateUnit.init(rawValue:))
         o.micronsPerPixel = micronsPerPixel
         return o

@@ -71,7 +71,18 @@ import Testing
             try DelimitedCountsReader.read(counts: Self.data("seqfish-tasic-pair/seqfish_cortex_b2_testing.txt"),
                                            locations: Self.data("seqfish-tasic-pair/fcortex.coordinates.txt"))
         }
-        #expect(e?.kind == .missingField && e?.fix.contains("LocationColumns") == true)
+        // The fix names the CLI flag, not an internal type, and the flag's text reads the file.
+        #expect(e?.kind == .missingField && e?.fix.contains("--location-columns") == true && e?.fix.contains("LocationColumns") == false)
+        guard case .success(let cols) = DelimitedCountsReader.LocationColumns.parse("x=2,y=3") else { Issue.record("parse"); return }
+        var o = DelimitedCountsReader.Options()
+        o.locationColumns = cols
+        let d = try DelimitedCountsReader.read(counts: Self.data("seqfish-tasic-pair/seqfish_cortex_b2_testing.txt"),
+                                               locations: Self.data("seqfish-tasic-pair/fcortex.coordinates.txt"), options: o)
+        #expect(d.coordinates != nil)
+        if case .success = DelimitedCountsReader.LocationColumns.parse("x=2") { Issue.record("x without y accepted") }
+        if case .success = DelimitedCountsReader.LocationColumns.parse("a=1,x=2,y=3") { Issue.record("unknown key accepted") }
+        guard case .success(let named) = DelimitedCountsReader.LocationColumns.parse("id=0,x=X,y=Y") else { Issue.record("names"); return }
+        #expect(named == .init(id: .index(0), x: .name("X"), y: .name("Y")))
     }
 
     @Test(.enabled(if: TestEnv.hasSharedData, "needs ../shared/data"))

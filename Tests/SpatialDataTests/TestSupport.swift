@@ -11,6 +11,12 @@ enum TestEnv {
     /// The test-only venv that `scripts/setup --test-venv` (run by `make test`) creates with anndata.
     static let python: String = packageRoot.appendingPathComponent(".venv-test/bin/python").path
     static var hasAnndata: Bool { FileManager.default.isExecutableFile(atPath: python) }
+    /// Whether the test venv has scanpy (`scripts/setup --test-venv` installs it), found without starting Python.
+    static var hasScanpy: Bool {
+        let lib = packageRoot.appendingPathComponent(".venv-test/lib").path
+        let pythons = (try? FileManager.default.contentsOfDirectory(atPath: lib)) ?? []
+        return pythons.contains { FileManager.default.fileExists(atPath: "\(lib)/\($0)/site-packages/scanpy/__init__.py") }
+    }
 
     /// Runs a Python snippet in the test venv and returns its stdout; throws with stderr on failure.
     static func runPython(_ script: String, _ args: [String] = []) throws -> String {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import Tensor
 @testable import SpatialData
 
 /// Space Ranger output: the real 1.x crop in ../shared/data/visium-10x-mini, plus 2.x / broken variants of
@@ -111,5 +112,45 @@ import Testing
         let dir = TestEnv.tempDir()
         let e = #expect(throws: ImportError.self) { try VisiumReader.read(folder: dir) }
         #expect(e?.kind == .missingField && e?.field == "spatial/")
+    }
+
+    /// The written h5ad holds what sc.read_visium builds from the same folder: uns['spatial'][library] images
+    /// (pixel for pixel) and scale factors, var gene_ids / feature_types / genome; sc.pl.spatial draws it; and
+    /// `convert` of that h5ad (read, write) keeps the images and an obsm embedding.
+    @Test(.enabled(if: TestEnv.hasSharedData && TestEnv.hasScanpy, "needs ../shared/data and scanpy in .venv-test"))
+    func writtenVisiumMatchesScanpyReadVisium() throws {
+        var d = try DatasetReader.read(path: Self.folder)
+        #expect(d.spatialLibraries.count == 1 && d.spatialLibraries[0].images["hires"]?.width == 2000)
+        d.embeddings["X_test"] = Matrix(rows: d.cellCount, cols: 2, data: (0..<(2 * d.cellCount)).map { Float($0) })
+        let dir = TestEnv.tempDir()
+        try H5ADWriter.write(d, to: dir + "/visium.h5ad")
+        let again = try H5ADReader.read(path: dir + "/visium.h5ad")
+        #expect(again.spatialLibraries == d.spatialLibraries && again.embeddings == d.embeddings)
+        try H5ADWriter.write(again, to: dir + "/converted.h5ad")
+        let out = try TestEnv.runPython("""
+        import sys, numpy as np, scanpy as sc, matplotlib
+        matplotlib.use("Agg")
+        ref = sc.read_visium(sys.argv[1])
+        for name in ["visium", "converted"]:
+            a = sc.read_h5ad(sys.argv[2] + "/" + name + ".h5ad")
+            lib = list(ref.uns["spatial"])[0]
+            ours = a.uns["spatial"][list(a.uns["spatial"])[0]]
+            for res in ["hires", "lowres"]:
+                r = ref.uns["spatial"][lib]["images"][res][..., :3]
+                assert ours["images"][res].shape == r.shape, (res, ours["images"][res].shape, r.shape)
+                assert np.abs(ours["images"][res] - r).max() < 1e-6, res
+            for k, v in ref.uns["spatial"][lib]["scalefactors"].items():
+                assert abs(ours["scalefactors"][k] - v) < 1e-9, k
+            ref.var_names_make_unique()
+            common = [b for b in ref.obs_names if b in set(a.obs_names)]
+            assert len(common) == a.n_obs, (len(common), a.n_obs)
+            assert np.allclose(a[common].obsm["spatial"], ref[common].obsm["spatial"])
+            for c in ["gene_ids", "feature_types", "genome"]:
+                assert list(a.var[c].astype(str)) == list(ref.var[c].astype(str)), c
+            assert a.obsm["X_test"].shape == (a.n_obs, 2)
+            sc.pl.spatial(a, color="in_tissue", show=False)
+            print(name, "ok")
+        """, [Self.folder, dir])
+        #expect(out.contains("visium ok") && out.contains("converted ok"), "\(out)")
     }
 }

@@ -73,10 +73,27 @@ import Tensor
         let ev = try ClusterEvaluation.score(partitions: [coarse, exact, fine], resolutions: [0.2, 0.6, 1.0], kmeans: exact,
                                              truth: truth, heldOut: held, classCount: 3)
         #expect(ev.labelFreeIndex == 1 && ev.scores["resolution_label_free"] == 0.6)
-        #expect(ev.scores["ari_label_free"] == 1 && ev.scores["ari_heldout"] == 1 && ev.scores["ari_best"] == 1)
-        #expect(ev.scores["nmi_kmeans"]! > 0.999 && ev.scores["heldout_cells"] == 3 && ev.scores["labelled_cells"] == 9)
-        #expect(ev.scores["ari_res1"]! < 0.6)
+        #expect(ev.scores["ari_label_free_incl_training"] == 1 && ev.scores["ari_heldout"] == 1 && ev.scores["ari_best_incl_training"] == 1)
+        #expect(ev.scores["nmi_kmeans_incl_training"]! > 0.999 && ev.scores["heldout_cells"] == 3 && ev.scores["labelled_cells"] == 9)
+        #expect(ev.scores["ari_res1_incl_training"]! < 0.6)
         #expect(ClusterEvaluation.grid(min: 0.1, max: 1.4, step: 0.1) == (1...14).map { Double($0) / 10 })
+        #expect(ev.scores["label_free_rule"] == 1)   // no stability given: the class-count rule, and it says so
+    }
+
+    /// The label-free rule by stability never looks at labels: the most stable resolution, the finest within
+    /// 0.01 of it; with stability given, the choice ignores the class count.
+    @Test func labelFreeResolutionByStability() throws {
+        #expect(ClusterEvaluation.mostStable([1.0, 0.95, 0.995, 0.7]) == 2)
+        #expect(ClusterEvaluation.mostStable([0.6, 0.9, 0.8]) == 1)
+        #expect(try ClusterEvaluation.meanPairwiseARI([[0, 0, 1, 1], [1, 1, 0, 0], [0, 0, 1, 1]]) == 1)
+        #expect(try ClusterEvaluation.meanPairwiseARI([[0, 0, 1, 1], [0, 1, 0, 1]]) < 0)
+        let truth: [Int32] = [0, 0, 0, 1, 1, 1, 2, 2, 2, -1]
+        let held = [false, false, true, false, false, true, false, false, true, false]
+        let coarse = [0, 0, 0, 0, 0, 0, 1, 1, 1, 1], exact = [0, 0, 0, 1, 1, 1, 2, 2, 2, 2]
+        let ev = try ClusterEvaluation.score(partitions: [coarse, exact], resolutions: [0.2, 0.6], kmeans: exact, truth: truth,
+                                             heldOut: held, classCount: 3, stability: [1.0, 0.8])
+        #expect(ev.labelFreeIndex == 0 && ev.scores["label_free_rule"] == 0 && ev.scores["ari_heldout_class_count"] == 1)
+        #expect(ev.scores["ari_heldout"]! < 1)
     }
 
     /// SupCon fine-tuning on the training cells' labels raises the held-out cells' ARI (label-free resolution)

@@ -57,7 +57,7 @@ import Tensor
         let exit = try Self.run(f)
         #expect(exit.status == .succeeded, "\(exit.reason)")
         let m = try Self.metrics(f)
-        for key in ["ari_heldout", "nmi_heldout", "ari_label_free", "nmi_label_free", "ari_best", "nmi_best", "ari_kmeans", "nmi_kmeans", "resolution_label_free"] {
+        for key in ["ari_heldout", "nmi_heldout", "ari_kmeans_heldout", "ari_label_free_incl_training", "nmi_label_free_incl_training", "ari_best_incl_training", "nmi_best_incl_training", "ari_kmeans_incl_training", "nmi_kmeans_incl_training", "resolution_label_free"] {
             #expect(m[key] != nil, "metrics.json lacks \(key)")
         }
         let ev = try JobEventReader.read(f, from: 0).events
@@ -69,7 +69,19 @@ import Tensor
         #expect(ev.contains { $0.kind == .artifact && $0.path == "artifacts/result.h5ad" && $0.text == "h5ad" })
         let out = try DatasetReader.read(path: f.artifacts.appendingPathComponent("result.h5ad").path)
         #expect(out.cellCount == Self.input.cells)
-        for col in ["leiden", "leiden_best", "kmeans", "supcon_heldout", "label"] { #expect(out.obs[col] != nil, "obs lacks \(col)") }
+        for col in ["leiden", "leiden_best_incl_training", "kmeans", "supcon_heldout", "label"] { #expect(out.obs[col] != nil, "obs lacks \(col)") }
+        if WorkflowTestSupport.hasScanpy {
+            // X_tessera is the latent (the tiny preset's width), the head's projection has its own key.
+            let path = f.artifacts.appendingPathComponent("result.h5ad").path
+            let dims = try WorkflowTestSupport.runPython("""
+            import sys, anndata as ad
+            a = ad.read_h5ad(sys.argv[1]); print(a.obsm["X_tessera"].shape[1], a.obsm["X_tessera_supcon"].shape[1])
+            """, [path]).split(separator: " ").compactMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            let latent = try Checkpoint.read(f.artifacts.appendingPathComponent("model.tsr")).model.config.latentDim
+            #expect(dims.first == latent && dims.count == 2 && dims[1] != latent, "obsm widths \(dims), latent \(latent)")
+            let ok = try WorkflowTestSupport.runPython(WorkflowTestSupport.scanpyCheck, [path, "leiden"])
+            #expect(ok.contains("scanpy ok"), "\(ok)")
+        }
         // The fine-tuned model opens as a checkpoint (for embed) and as a SupCon trainer.
         let model = f.artifacts.appendingPathComponent("model.tsr")
         #expect(try Checkpoint.read(model).genes.count == Self.input.genes)
@@ -110,8 +122,8 @@ import Tensor
         #expect(try Self.run(parts).status == .succeeded)
         // Same embeddings and partitions; NMI sums over dictionary order, so allow its last bits to differ.
         let a = try Self.metrics(whole), b = try Self.metrics(parts)
-        for key in ["ari_heldout", "nmi_heldout", "ari_best", "nmi_best", "ari_kmeans", "resolution_label_free"] {
-            guard case .number(let x)? = a[key], case .number(let y)? = b[key] else { Issue.record("\(key) missing"); continue }
+        for key in ["ari_heldout", "nmi_heldout", "ari_best_incl_training", "nmi_best_incl_training", "ari_kmeans_incl_training", "resolution_label_free"] {
+            guard let x = a[key]?.doubleValue, let y = b[key]?.doubleValue else { Issue.record("\(key) missing"); continue }
             #expect(abs(x - y) < 1e-9, "\(key): uninterrupted \(x) vs resumed \(y)")
         }
     }

@@ -86,7 +86,7 @@ import Tensor
     @Test func productionImputesGenesAbsentFromThePanel() throws {
         let inp = try Self.inputs()
         defer { try? FileManager.default.removeItem(at: inp.dir) }
-        let f = try Self.job(inp, ["mode": .string("production")])
+        let f = try Self.job(inp, ["mode": .string("production"), "ensemble": .integer(2)])
         let exit = try Self.run(f)
         #expect(exit.status == .succeeded, "\(exit.reason)")
         let t = Self.tissue
@@ -96,6 +96,22 @@ import Tensor
         #expect(Set(added) == Set(t.heldOutGenes))
         #expect(out.measured.suffix(t.heldOutGenes.count).allSatisfy { !$0 }, "appended genes are marked not measured")
         #expect(try Self.metrics(f)["pearson_mean"] == nil, "production has no truth to score")
+        // A per-gene confidence from the two members' agreement, and a file scanpy's QC runs on (layer included).
+        guard case .number(let c)? = try Self.metrics(f)["confidence_mean"] else { Issue.record("no confidence_mean"); return }
+        #expect(c > -1 && c <= 1)
+        if WorkflowTestSupport.hasScanpy {
+            let path = f.artifacts.appendingPathComponent("result.h5ad").path
+            let out = try WorkflowTestSupport.runPython("""
+            import sys, anndata as ad, numpy as np
+            a = ad.read_h5ad(sys.argv[1])
+            c = np.asarray(a.uns["imputed_confidence"]); g = list(a.uns["imputed_genes"])
+            assert len(c) == len(g) and ((c >= -1) & (c <= 1)).all(), c
+            assert "query cell's depth" in str(a.uns["imputed_scale"])
+            print("ok")
+            """, [path])
+            #expect(out.contains("ok"))
+            #expect(try WorkflowTestSupport.runPython(WorkflowTestSupport.scanpyCheck, [path, "cell_type"]).contains("scanpy ok"))
+        }
     }
 
     @Test func refusesBadInputBeforeCompute() throws {

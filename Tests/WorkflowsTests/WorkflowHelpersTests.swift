@@ -80,4 +80,38 @@ import Testing
         #expect(ev.contains { $0.kind == .metric && $0.values == ["ari": 0.5] })
         #expect(ev.contains { $0.kind == .artifact && $0.path == "artifacts/metrics.json" && $0.text == "metrics" })
     }
+
+    /// The ETA covers steps that follow at the same pace (an impute ensemble's later members): with 10 of 20
+    /// steps done and 40 to follow, 50 remain, five times the 10 of the phase alone.
+    @Test func etaCoversFollowingSteps() throws {
+        let f = try T.job("embed", inputs: [:], parameters: [:])
+        let context = WorkflowContext(folder: f, spec: try f.readSpec(), parameters: [:], events: try JobEventWriter(folder: f), cancelled: { false })
+        let alone = ProgressReporter(context, phase: "train", total: 20)
+        let ensemble = ProgressReporter(context, phase: "train 1/3", total: 20, followingSteps: 40)
+        Thread.sleep(forTimeInterval: 0.05)
+        let a = alone.eta(step: 10)!, e = ensemble.eta(step: 10)!
+        #expect(a > 0 && abs(e / a - 5) < 0.5, "eta \(a) alone, \(e) with the ensemble")
+    }
+
+    /// Whole numbers keep every digit (a seed above 2^53), `.integer` equals the same `.number`, and the seed
+    /// parameter overrides the job's seed; without it the job-id seed is reduced to 53 bits so it can be given back.
+    @Test func integersAreExactAndTheSeedParameterWins() throws {
+        let big = try JSONDecoder().decode(JSONValue.self, from: Data("9007199254740993".utf8))
+        #expect(big == .integer(9_007_199_254_740_993) && big.int64Value == 9_007_199_254_740_993)
+        #expect(String(decoding: try JSONEncoder().encode(big), as: UTF8.self) == "9007199254740993")
+        #expect(JSONValue.integer(3) == .number(3) && JSONValue.number(2.5) != .integer(2))
+        #expect(try JSONDecoder().decode(JSONValue.self, from: Data("2.5".utf8)) == .number(2.5))
+        let f = try T.job("embed", inputs: [:], parameters: [:], seed: UInt64.max)
+        let spec = try f.readSpec()
+        let w = try JobEventWriter(folder: f)
+        let given = WorkflowContext(folder: f, spec: spec, parameters: ["seed": .integer(9_007_199_254_740_991)], events: w, cancelled: { false })
+        #expect(given.seed == 9_007_199_254_740_991)
+        let derived = WorkflowContext(folder: f, spec: spec, parameters: [:], events: w, cancelled: { false })
+        #expect(derived.seed == UInt64.max & WorkflowContext.seedMask)
+        let seed = try T.catalog().spec(named: "annotate").parameter(named: "seed")!
+        #expect(throws: WorkflowError.self) { try seed.check(.number(1.5)) }
+        #expect(throws: WorkflowError.self) { try seed.check(.integer(-1)) }
+        try seed.check(.integer(9_007_199_254_740_991))
+        for s in try T.catalog().specs { #expect(s.parameter(named: "seed") != nil, "\(s.name) has no seed parameter") }
+    }
 }

@@ -39,7 +39,7 @@ import Testing
         let ckpt = try Checkpoint.read(model)
         #expect(ckpt.genes.count == 120 && ckpt.model.config.hidden == 32 && ckpt.model.config.positionEmbedding)
 
-        let emb = try T.job("embed", inputs: ["data": t.spatial], parameters: ["checkpoint": .string(model.path)])
+        let emb = try T.job("embed", inputs: ["data": t.spatial], parameters: ["checkpoint": .string(model.path), "label_column": .string("cell_type")])
         let e = try T.run(emb)
         #expect(e.status == .succeeded, "\(e.reason)")
         let em = try T.metrics(emb)
@@ -72,6 +72,18 @@ import Testing
             #expect(r.leiden_cat && r.clusters == Int(em["leiden_clusters"]!) && r.workflow == "embed" && r.spatial == [1200, 2])
             guard case .object(let doc) = r.parameters, case .object(let p)? = doc["parameters"] else { Issue.record("uns parameters"); return }
             #expect(p["checkpoint"] == .string(model.path) && p["resolution"] == .number(1) && doc["workflow"] == .string("embed"))
+        }
+        if T.hasScanpy {
+            // ARI/NMI against the label column as scikit-learn computes them on the written columns, and the file
+            // works in scanpy's QC and rank_genes_groups.
+            let out = try T.runPython("""
+            import sys, anndata as ad
+            from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+            a = ad.read_h5ad(sys.argv[1])
+            print(adjusted_rand_score(a.obs["cell_type"], a.obs["leiden"]), normalized_mutual_info_score(a.obs["cell_type"], a.obs["leiden"]))
+            """, [result]).split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            #expect(out.count == 2 && abs(out[0] - em["ari"]!) < 1e-9 && abs(out[1] - em["nmi"]!) < 1e-9, "sklearn \(out), ours \(em["ari"] ?? .nan) \(em["nmi"] ?? .nan)")
+            #expect(try T.runPython(T.scanpyCheck, [result, "leiden"]).contains("scanpy ok"))
         }
     }
 

@@ -8,6 +8,29 @@ enum WorkflowTestSupport {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let python = root.appendingPathComponent(".venv-test/bin/python").path
     static var hasAnndata: Bool { FileManager.default.isExecutableFile(atPath: python) }
+    /// Whether the test venv has scanpy (`scripts/setup --test-venv` installs it), found without starting Python.
+    static var hasScanpy: Bool {
+        let lib = root.appendingPathComponent(".venv-test/lib").path
+        let pythons = (try? FileManager.default.contentsOfDirectory(atPath: lib)) ?? []
+        return pythons.contains { FileManager.default.fileExists(atPath: "\(lib)/\($0)/site-packages/scanpy/__init__.py") }
+    }
+
+    /// A Python check that a result h5ad works in scanpy as users call it: X's index arrays are one type (int32),
+    /// `calculate_qc_metrics` on X (and on `layers['imputed']` when present) and `rank_genes_groups` by `groupby`
+    /// run. Prints "scanpy ok". Arguments: the file, the obs column to group by.
+    static let scanpyCheck = """
+    import sys, h5py, numpy as np, scanpy as sc
+    path, groupby = sys.argv[1], sys.argv[2]
+    with h5py.File(path) as f:
+        for g in ["X"] + (["layers/imputed"] if "imputed" in f["layers"] else []):
+            assert f[g]["indices"].dtype == f[g]["indptr"].dtype == np.int32, (g, f[g]["indices"].dtype, f[g]["indptr"].dtype)
+    a = sc.read_h5ad(path)
+    sc.pp.calculate_qc_metrics(a, percent_top=None, inplace=True)
+    if "imputed" in a.layers: sc.pp.calculate_qc_metrics(a, layer="imputed", percent_top=None, inplace=False)
+    sc.pp.normalize_total(a); sc.pp.log1p(a)
+    sc.tl.rank_genes_groups(a, groupby, method="wilcoxon")
+    print("scanpy ok")
+    """
 
     static func catalog() throws -> WorkflowCatalog { try WorkflowCatalog.load(directory: root.appendingPathComponent("workflows")) }
 
@@ -50,7 +73,7 @@ enum WorkflowTestSupport {
     static func metrics(_ f: JobFolder) throws -> [String: Double] {
         let d = try Data(contentsOf: f.artifacts.appendingPathComponent("metrics.json"))
         guard case .object(let o) = try JSONDecoder().decode(JSONValue.self, from: d), case .object(let m)? = o["metrics"] else { return [:] }
-        return m.compactMapValues { if case .number(let x) = $0 { return x } else { return nil } }
+        return m.compactMapValues(\.doubleValue)
     }
 
     /// Returns true after it has been asked `after` times: a cancel flag that trips mid-run.

@@ -57,6 +57,11 @@ public struct Dataset: Sendable, Equatable {
     public var vars: ObsTable
     /// Provenance and small facts (source layout, counts element used, scale factors, held-out genes).
     public var metadata: [String: String]
+    /// Per-cell matrices beyond the coordinates (`obsm` of an h5ad: X_pca, X_umap…), kept so a converted or
+    /// annotated file still holds them. Rows are cells.
+    public var embeddings: [String: Matrix] = [:]
+    /// Tissue images and scale factors by library (Visium; `uns['spatial']` of an h5ad).
+    public var spatialLibraries: [SpatialLibrary] = []
 
     public init(name: String, counts: CSRMatrix, cellIDs: [String], geneIDs: [String], geneSymbols: [String]? = nil,
                 measured: [Bool]? = nil, sample: Categorical? = nil, fov: Categorical? = nil, batch: Categorical? = nil,
@@ -92,6 +97,11 @@ public struct Dataset: Sendable, Equatable {
         d.batch = batch.selecting(rows)
         d.coordinates = coordinates?.selecting(rows)
         d.obs = obs.selecting(rows)
+        d.embeddings = embeddings.mapValues { m in
+            var out = Matrix(rows: rows.count, cols: m.cols)
+            for (i, r) in rows.enumerated() { for j in 0..<m.cols { out.data[i * m.cols + j] = m.data[r * m.cols + j] } }
+            return out
+        }
         return d
     }
 

@@ -41,6 +41,26 @@ public enum DelimitedCountsReader {
         public init(id: ColumnRef? = nil, x: ColumnRef, y: ColumnRef, z: ColumnRef? = nil, fov: ColumnRef? = nil) {
             self.id = id; self.x = x; self.y = y; self.z = z; self.fov = fov
         }
+
+        /// Parses the CLI's `--location-columns` text, `x=2,y=3[,id=0][,z=4][,fov=1]`: 0-based column numbers or
+        /// header names. nil with a message naming what is wrong.
+        public static func parse(_ text: String) -> Result<LocationColumns, ImportError> {
+            var refs: [String: ColumnRef] = [:]
+            for part in text.split(separator: ",") {
+                let kv = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+                guard kv.count == 2, ["id", "x", "y", "z", "fov"].contains(kv[0]), !kv[1].isEmpty else {
+                    return .failure(ImportError(.invalidValue, file: "--location-columns", field: String(part),
+                                                problem: "is not KEY=COLUMN with KEY one of id, x, y, z, fov",
+                                                fix: "write e.g. --location-columns id=0,x=2,y=3 (0-based column numbers, or header names)"))
+                }
+                refs[kv[0]] = Int(kv[1]).map { .index($0) } ?? .name(kv[1])
+            }
+            guard let x = refs["x"], let y = refs["y"] else {
+                return .failure(ImportError(.missingField, file: "--location-columns", field: "x, y", problem: "names no x or no y column",
+                                            fix: "write e.g. --location-columns x=2,y=3"))
+            }
+            return .success(LocationColumns(id: refs["id"], x: x, y: y, z: refs["z"], fov: refs["fov"]))
+        }
     }
 
     /// Everything else about the import.
@@ -172,7 +192,7 @@ public enum DelimitedCountsReader {
             guard let x = l.column(xAliases), let y = l.column(yAliases) else {
                 throw ImportError(.missingField, file: l.file, field: "x, y",
                                   problem: "no x / y columns (looked for \(xAliases.prefix(4).joined(separator: ", ")), ...); the header has \(l.names.prefix(12).joined(separator: ", "))",
-                                  fix: "rename the coordinate columns to x and y, or name them with LocationColumns")
+                                  fix: "rename the coordinate columns to x and y, or name them with --location-columns x=NAME,y=NAME")
             }
             return ResolvedLocation(x: x, y: y, z: l.column(zAliases), fov: l.column(fovAliases))
         }
@@ -184,7 +204,7 @@ public enum DelimitedCountsReader {
         default:
             throw ImportError(.missingField, file: l.file, field: "x, y",
                               problem: "the file has no header and \(numeric.count) numeric columns, so which are x and y is ambiguous",
-                              fix: "name the columns with LocationColumns (e.g. id: 0, fov: 1, x: 2, y: 3), or add a header with x and y")
+                              fix: "name the columns with --location-columns (e.g. --location-columns id=0,fov=1,x=2,y=3; 0-based), or add a header line with x and y")
         }
     }
 

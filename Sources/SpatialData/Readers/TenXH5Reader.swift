@@ -51,6 +51,9 @@ public enum TenXH5Reader {
         let keep = types.indices.filter { types[$0] == "Gene Expression" }
         var d = Dataset(name: name, counts: counts, cellIDs: barcodes, geneIDs: geneIDs, geneSymbols: names, platform: platform,
                         metadata: ["source.format": "10x-h5-v3", "source.file": file])
+        // The var columns sc.read_10x_h5 / sc.read_visium keep (gene_ids is written from the ids).
+        d.vars["feature_types"] = .categorical(Categorical(labels: types))
+        if feats.has("genome") { d.vars["genome"] = .categorical(Categorical(labels: try strings(feats, "genome", count: nGenes, file: file))) }
         if keep.count != nGenes {
             var dropped: [String: Int] = [:]
             for t in types where t != "Gene Expression" { dropped[t, default: 0] += 1 }

@@ -46,8 +46,15 @@ public enum VisiumReader {
         let rows = try VendorTable.join(d.cellIDs, in: positions.index, file: positionsPath, field: "barcode",
                                         from: "the matrix \((matrix as NSString).lastPathComponent)")
         var mpp: Double? = nil
+        // uns['spatial'][library_id] as sc.read_visium builds it; the library is named after the folder above spatial/.
+        var library = SpatialLibrary(id: ((spatial as NSString).deletingLastPathComponent as NSString).lastPathComponent)
+        for res in ["hires", "lowres"] {
+            let path = (spatial as NSString).appendingPathComponent("tissue_\(res)_image.png")
+            if FileManager.default.fileExists(atPath: path) { library.images[res] = try PNGFile.readRGB(path) }
+        }
         if FileManager.default.fileExists(atPath: scalePath) {
             let factors = try scaleFactors(scalePath)
+            library.scalefactors = factors
             for (k, v) in factors { d.metadata["visium.\(k)"] = VendorTable.format(v) }
             if let spot = factors["spot_diameter_fullres"] {
                 guard spot > 0, spot.isFinite else {
@@ -65,6 +72,7 @@ public enum VisiumReader {
         d.obs["in_tissue"] = .bool(rows.map { positions.inTissue[$0] })
         d.obs["array_row"] = .int(rows.map { positions.arrayRow[$0] })
         d.obs["array_col"] = .int(rows.map { positions.arrayCol[$0] })
+        d.spatialLibraries = [library]
         d.metadata["source.format"] = "visium-spaceranger"
         d.metadata["visium.positions"] = positions.layout
         d.metadata["visium.positions_file"] = positionsPath

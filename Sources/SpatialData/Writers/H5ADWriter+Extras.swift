@@ -64,8 +64,7 @@ extension H5ADWriter {
         let g = try group.createGroup(l.name, attributes: [("encoding-type", .string("csr_matrix")), ("encoding-version", .string("0.1.0")),
                                                             ("shape", .ints([Int64(n), Int64(genes)]))])
         try g.writeFloats("data", data)
-        try g.writeInt32s("indices", indices)
-        try g.writeInt64s("indptr", (0...n).map { Int64($0 * m) })
+        try writeIndex(g, indices: indices, indptr: (0...n).map { Int64($0 * m) })
     }
 
     /// One `uns` entry in anndata's encodings: scalar strings and numbers, string and numeric arrays, dicts.

@@ -3,11 +3,15 @@ import Tensor
 
 /// Writes a `Dataset` as an AnnData `.h5ad` (on-disk spec 0.1.0, as anndata ≥ 0.8 writes it) that scanpy
 /// and anndata open directly:
-/// - `X`: csr_matrix (float32 data, int32 indices, int64 indptr);
+/// - `X`: csr_matrix (float32 data, int32 indices; int32 indptr when the non-zeros fit in int32, as anndata and
+///   scipy write it: scipy refuses mixed index types in `sc.pp.calculate_qc_metrics` and `sc.tl.rank_genes_groups`
+///   with "Output dtype not compatible with inputs"; int64 for both beyond 2^31 − 1 non-zeros);
 /// - `obs`: index = cell ids; columns sample, batch, fov (when present), platform, then every obs column;
 /// - `var`: index = gene symbols, `gene_ids` when ids differ from symbols, `measured` when a panel is partial;
 /// - `obsm["spatial"]`: x, y (and z) per cell;
 /// - `uns["tessera"]`: coordinate unit, microns per pixel, platform and provenance metadata;
+/// - the dataset's own `embeddings` in `obsm` and its Visium `spatialLibraries` in `uns["spatial"]` (images and
+///   scale factors, as `sc.read_visium` lays them out), so converted files and workflow results keep them;
 /// - with `extras` (`H5ADExtras`): more `obsm` matrices, obs columns, layers with their own gene lists, `uns`.
 /// The file is written beside the target and renamed into place, so a failed write leaves nothing half-done.
 public enum H5ADWriter {
@@ -46,8 +50,7 @@ public enum H5ADWriter {
         let x = try root.createGroup("X", attributes: [("encoding-type", .string("csr_matrix")), ("encoding-version", .string("0.1.0")),
                                                         ("shape", .ints([Int64(d.cellCount), Int64(d.geneCount)]))])
         try x.writeFloats("data", d.counts.values)
-        try x.writeInt32s("indices", d.counts.indices)
-        try x.writeInt64s("indptr", d.counts.indptr.map { Int64($0) })
+        try writeIndex(x, indices: d.counts.indices, indptr: d.counts.indptr.map { Int64($0) })
 
         // obs
         var obs = ObsTable()
@@ -61,7 +64,9 @@ public enum H5ADWriter {
 
         // var
         var vars = ObsTable()
-        if d.geneIDs != d.geneSymbols { vars["gene_ids"] = .string(d.geneIDs) }
+        // gene_ids when ids differ from symbols, and always for 10x sources (feature_types present), as
+        // sc.read_10x_h5 / sc.read_visium write it.
+        if d.geneIDs != d.geneSymbols || d.vars["feature_types"] != nil { vars["gene_ids"] = .string(d.geneIDs) }
         if d.measured.contains(false) { vars["measured"] = .bool(d.measured) }
         for (n, v) in d.vars.columns where vars[n] == nil { vars[n] = v }
         try writeFrame(root, "var", index: d.geneSymbols, columns: vars)
@@ -78,6 +83,11 @@ public enum H5ADWriter {
             try obsm.writeDoubles("spatial", flat, shape: [d.cellCount, k], attributes: array)
         }
         for (name, m) in extras.obsm { try obsm.writeFloats(name, m.data, shape: [m.rows, m.cols], attributes: array) }
+        // The dataset's own embeddings (an input's X_pca, X_umap…), unless a result replaces one of that name.
+        for (name, m) in d.embeddings.sorted(by: { $0.key < $1.key })
+        where name != "spatial" && !extras.obsm.contains(where: { $0.name == name }) && m.rows == d.cellCount {
+            try obsm.writeFloats(name.replacingOccurrences(of: "/", with: "_"), m.data, shape: [m.rows, m.cols], attributes: array)
+        }
         let layers = try root.createGroup("layers", attributes: dict)
         for (l, cols) in zip(extras.layers, layerColumns) { try writeLayer(layers, l, columns: cols, genes: d.geneCount) }
         for g in ["obsp", "varm", "varp"] { try root.createGroup(g, attributes: dict) }
@@ -100,8 +110,22 @@ public enum H5ADWriter {
         }
         for (k, v) in extras.tessera { try writeUns(t, k, v) }
         for l in extras.layers { try writeUns(uns, "\(l.name)_genes", .strings(l.genes)) }
+        if !extras.uns.contains(where: { $0.name == "spatial" }) { try writeLibraries(uns, d.spatialLibraries) }
         for (k, v) in extras.uns { try writeUns(uns, k, v) }
         f.flush()
+    }
+
+    /// Writes a CSR matrix's `indices` and `indptr` with one integer type, as scipy keeps them: int32 while the
+    /// non-zero count fits in int32, else int64 for both. Mixed types (int32 indices, int64 indptr) read in
+    /// anndata but break scipy's sparse kernels that scanpy calls.
+    static func writeIndex(_ g: H5Group, indices: [Int32], indptr: [Int64]) throws {
+        if (indptr.last ?? 0) <= Int64(Int32.max) {
+            try g.writeInt32s("indices", indices)
+            try g.writeInt32s("indptr", indptr.map { Int32($0) })
+        } else {
+            try g.writeInt64s("indices", indices.map { Int64($0) })
+            try g.writeInt64s("indptr", indptr)
+        }
     }
 
     /// Writes a dataframe 0.2.0 group.

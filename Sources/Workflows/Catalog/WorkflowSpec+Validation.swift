@@ -97,9 +97,9 @@ extension WorkflowSpec.Parameter {
         func refuse(_ why: String) -> WorkflowError { .invalidParameter(name: name, message: "\(why); allowed: \(allowed)") }
         switch type {
         case .number, .integer:
-            guard case .number(let x) = v else { throw refuse("\(v.shown) is not a number") }
+            guard let x = v.doubleValue else { throw refuse("\(v.shown) is not a number") }
             guard x.isFinite else { throw refuse("\(v.shown) is not finite") }
-            if type == .integer && (x.rounded() != x || abs(x) > 9e15) { throw refuse("\(v.shown) is not an integer") }
+            if type == .integer && v.int64Value == nil { throw refuse("\(v.shown) is not an integer") }
             if let lo = minimum, x < lo { throw refuse("\(v.shown) is below the minimum") }
             if let hi = maximum, x > hi { throw refuse("\(v.shown) is above the maximum") }
         case .boolean:

@@ -138,6 +138,7 @@ extension JSONValue {
     var shown: String {
         switch self {
         case .number(let n): return JSONValue.format(n)
+        case .integer(let i): return String(i)
         case .string(let s): return "\"\(s)\""
         case .bool(let b): return b ? "true" : "false"
         case .array(let a): return "[" + a.map(\.shown).joined(separator: ", ") + "]"

@@ -61,15 +61,23 @@ public enum ClusterSupCon {
     /// checks cancellation and reports progress there).
     public static func embedProjected(_ trainer: SupConTrainer, _ data: ClusterSupConData,
                                       between: (Int) throws -> Void = { _ in }) throws -> Matrix {
+        try embedFineTuned(trainer, data, between: between).projection
+    }
+
+    /// Both fine-tuned embeddings of every cell in one pass, dataset row order: `latent`, the fine-tuned model's
+    /// latent mean (what users cluster and classify on, `obsm['X_tessera']`), and `projection`, the SupCon
+    /// head's L2-normalised output that the contrastive loss sees (`obsm['X_tessera_supcon']`).
+    public static func embedFineTuned(_ trainer: SupConTrainer, _ data: ClusterSupConData,
+                                      between: (Int) throws -> Void = { _ in }) throws -> (latent: Matrix, projection: Matrix) {
         let seqs = data.all.sequences, chunk = max(1, Parallel.cores)
-        var parts: [Matrix] = [], done = 0
+        var latent: [Matrix] = [], projection: [Matrix] = [], done = 0
         for lo in stride(from: 0, to: seqs.count, by: chunk) {
             let batch = Array(seqs[lo..<min(lo + chunk, seqs.count)])
-            for z in try trainer.model.embedMany(batch) { parts.append(try trainer.head.project(z)) }
+            for z in try trainer.model.embedMany(batch) { latent.append(z); projection.append(try trainer.head.project(z)) }
             done += batch.reduce(0) { $0 + $1.cells }
             try between(done)
         }
-        return data.datasetOrder(parts)
+        return (data.datasetOrder(latent), data.datasetOrder(projection))
     }
 
     /// What `run` produced.
@@ -77,8 +85,10 @@ public enum ClusterSupCon {
         public var data: ClusterSupConData
         /// Latent means before fine-tuning (dataset order).
         public var zeroShot: Matrix
-        /// SupCon embeddings after fine-tuning (dataset order).
+        /// SupCon head projections after fine-tuning (dataset order).
         public var fineTuned: Matrix
+        /// The fine-tuned model's latent means (dataset order).
+        public var fineTunedLatent: Matrix
         public var pretrainLoss: [Float]
         public var fineTuneLoss: [Float]
     }
@@ -105,7 +115,8 @@ public enum ClusterSupCon {
                 fineTuneLoss.append(try tuner.step(seq, labels: codes).loss)
             }
         }
-        return Outcome(data: data, zeroShot: zeroShot, fineTuned: try embedProjected(tuner, data),
+        let tuned = try embedFineTuned(tuner, data)
+        return Outcome(data: data, zeroShot: zeroShot, fineTuned: tuned.projection, fineTunedLatent: tuned.latent,
                        pretrainLoss: pretrainLoss, fineTuneLoss: fineTuneLoss)
     }
 }

@@ -13,8 +13,11 @@ import Tensor
 /// (pretraining 0..<P, fine-tuning P..<P+steps); `checkpoints/step-N.tsr` holds a plain model checkpoint while
 /// N ≤ P and the model + head + both optimizers after, so a rerun of the job folder resumes either phase.
 ///
-/// Writes `artifacts/result.h5ad` (the input plus `obsm['X_tessera']` = the fine-tuned embedding,
-/// `obs['leiden']` at the label-free resolution, `obs['leiden_best']`, `obs['kmeans']`, `obs['supcon_heldout']`,
+/// Writes `artifacts/result.h5ad` (the input plus `obsm['X_tessera']` = the fine-tuned model's latent,
+/// `obsm['X_tessera_supcon']` = the SupCon head's projection, which the clusters are computed on,
+/// `obs['leiden']` at the label-free resolution (stability across seeds, `ClusterEvaluation`),
+/// `obs['leiden_best_incl_training']` (the resolution with the best ARI over all labelled cells, training cells
+/// included), `obs['kmeans']`, `obs['supcon_heldout']`,
 /// `uns['tessera']` with the parameters and `uns['cluster_supcon']` with the grid and scores),
 /// `artifacts/model.tsr` (the fine-tuned model and head) and `artifacts/metrics.json`.
 public enum ClusterSupConWorkflow: WorkflowImplementation {
@@ -66,6 +69,52 @@ public enum ClusterSupConWorkflow: WorkflowImplementation {
         context.emit(JobEvent(kind: .progress, phase: "load", step: 0, total: 1))
         let (s, ds, ck, data) = try prepare(context)
         context.emit(JobEvent(kind: .progress, phase: "load", step: 1, total: 1))
+        let (trainer, pre, total) = try train(context, s, data, ck)
+
+        try context.checkCancelled()
+        let cells = data.labels.cellCount
+        context.emit(JobEvent(kind: .progress, phase: "embed", step: 0, total: cells))
+        let (latent, x) = try ClusterSupCon.embedFineTuned(trainer, data) { done in
+            try context.checkCancelled()
+            context.emit(JobEvent(kind: .progress, phase: "embed", step: done, total: cells))
+        }
+
+        try context.checkCancelled()
+        let parts = s.resolutions.count + 2
+        context.emit(JobEvent(kind: .progress, phase: "cluster", step: 0, total: parts))
+        let ev = try ClusterEvaluation.run(embedding: x, truth: data.labels.codes, heldOut: data.labels.heldOut,
+                                           classCount: data.labels.classes.count, resolutions: s.resolutions,
+                                           neighbors: s.neighbors, seed: s.seed) { done in
+            try context.checkCancelled()
+            context.emit(JobEvent(kind: .progress, phase: "cluster", step: done + 1, total: parts))
+        }
+        context.emit(JobEvent(kind: .progress, phase: "cluster", step: parts, total: parts))
+
+        context.emit(JobEvent(kind: .progress, phase: "write", step: 0, total: 1))
+        try writeResult(context, ds, latent: latent, projection: x, ev, data, s)
+        let modelURL = try context.artifactURL("model.tsr")
+        try trainer.write(to: modelURL, genes: data.vocabulary, progress: ["step": Double(total), "phase": 2])
+        context.emitArtifact("model.tsr", kind: "checkpoint")
+        var metrics = ev.scores
+        metrics["cells"] = Double(ds.cellCount)
+        metrics["pretrain_steps"] = Double(pre); metrics["finetune_steps"] = Double(s.steps)
+        metrics["position_embedding"] = s.positionEmbedding && data.hasCoordinates ? 1 : 0
+        let details: [String: JSONValue] = [
+            "classes": .array(data.labels.classes.map { .string($0) }),
+            "resolutions": .array(ev.resolutions.map { .number($0) }),
+            "clusters_per_resolution": .array(ev.partitions.map { .number(Double(Set($0).count)) }),
+            "stability_per_resolution": .array((ev.stability ?? []).map { .number($0) }),
+            "checkpoint": ck == nil ? .string("none: pretrained on the data's training cells") : .string(try context.string("checkpoint")),
+        ]
+        try context.writeMetrics(metrics, details: details)
+        context.emit(JobEvent(kind: .progress, phase: "write", step: 1, total: 1))
+    }
+
+    /// Pretraining (without a checkpoint) and SupCon fine-tuning as job steps with progress, cancellation,
+    /// checkpoints and resume; returns the fine-tuned trainer, the pretraining step count and the total. Shared
+    /// with `annotate`.
+    static func train(_ context: WorkflowContext, _ s: ClusterSupConSettings, _ data: ClusterSupConData,
+                      _ ck: Checkpoint?) throws -> (trainer: SupConTrainer, pretrainSteps: Int, totalSteps: Int) {
         let pre = ck == nil ? s.pretrainSteps : 0, total = pre + s.steps
         let store = TrainingCheckpoints(context.folder)
 
@@ -119,57 +168,21 @@ public enum ClusterSupConWorkflow: WorkflowImplementation {
             return ["loss": Double(l.loss), "stage": 2, "anchors": Double(l.anchors)]
         }, save: save)
         if tuner == nil { tuner = try ClusterSupCon.fineTuner(model, settings: s) }   // steps = 0: the untrained head
-        let trainer = tuner!
+        return (tuner!, pre, total)
 
-        try context.checkCancelled()
-        let cells = data.labels.cellCount
-        context.emit(JobEvent(kind: .progress, phase: "embed", step: 0, total: cells))
-        let x = try ClusterSupCon.embedProjected(trainer, data) { done in
-            try context.checkCancelled()
-            context.emit(JobEvent(kind: .progress, phase: "embed", step: done, total: cells))
-        }
-
-        try context.checkCancelled()
-        let parts = s.resolutions.count + 2
-        context.emit(JobEvent(kind: .progress, phase: "cluster", step: 0, total: parts))
-        let ev = try ClusterEvaluation.run(embedding: x, truth: data.labels.codes, heldOut: data.labels.heldOut,
-                                           classCount: data.labels.classes.count, resolutions: s.resolutions,
-                                           neighbors: s.neighbors, seed: s.seed) { done in
-            try context.checkCancelled()
-            context.emit(JobEvent(kind: .progress, phase: "cluster", step: done + 1, total: parts))
-        }
-        context.emit(JobEvent(kind: .progress, phase: "cluster", step: parts, total: parts))
-
-        context.emit(JobEvent(kind: .progress, phase: "write", step: 0, total: 1))
-        try writeResult(context, ds, x, ev, data, s)
-        let modelURL = try context.artifactURL("model.tsr")
-        try trainer.write(to: modelURL, genes: data.vocabulary, progress: ["step": Double(total), "phase": 2])
-        context.emitArtifact("model.tsr", kind: "checkpoint")
-        var metrics = ev.scores
-        metrics["cells"] = Double(ds.cellCount)
-        metrics["pretrain_steps"] = Double(pre); metrics["finetune_steps"] = Double(s.steps)
-        metrics["position_embedding"] = s.positionEmbedding && data.hasCoordinates ? 1 : 0
-        let details: [String: JSONValue] = [
-            "classes": .array(data.labels.classes.map { .string($0) }),
-            "resolutions": .array(ev.resolutions.map { .number($0) }),
-            "clusters_per_resolution": .array(ev.partitions.map { .number(Double(Set($0).count)) }),
-            "checkpoint": ck == nil ? .string("none: pretrained on the data's training cells") : .string(try context.string("checkpoint")),
-        ]
-        try context.writeMetrics(metrics, details: details)
-        context.emit(JobEvent(kind: .progress, phase: "write", step: 1, total: 1))
     }
 
-    static func writeResult(_ context: WorkflowContext, _ ds: Dataset, _ x: Matrix, _ ev: ClusterEvaluation,
+    static func writeResult(_ context: WorkflowContext, _ ds: Dataset, latent: Matrix, projection: Matrix, _ ev: ClusterEvaluation,
                             _ data: ClusterSupConData, _ s: ClusterSupConSettings) throws {
         func categorical(_ labels: [Int]) -> ObsValues {
             let k = (labels.max() ?? -1) + 1
             return .categorical(Categorical(codes: labels.map { Int32($0) }, categories: (0..<k).map(String.init)))
         }
-        let best = ev.resolutions.firstIndex { $0 == ev.scores["resolution_best_ari"] } ?? ev.labelFreeIndex
+        let best = ev.resolutions.firstIndex { $0 == ev.scores["resolution_best_ari_incl_training"] } ?? ev.labelFreeIndex
         var extras = H5ADExtras()
-        extras.obsm = [("X_tessera", x)]
+        extras.obsm = [("X_tessera", latent), ("X_tessera_supcon", projection)]
         extras.obs["leiden"] = categorical(ev.partitions[ev.labelFreeIndex])
-        extras.obs["leiden_best"] = categorical(ev.partitions[best])
+        extras.obs["leiden_best_incl_training"] = categorical(ev.partitions[best])
         extras.obs["kmeans"] = categorical(ev.kmeans)
         extras.obs["supcon_heldout"] = .bool(data.labels.heldOut)
         extras.tessera = [("workflow", .string(name)), ("version", .string(context.spec.version)),
@@ -179,7 +192,10 @@ public enum ClusterSupConWorkflow: WorkflowImplementation {
             ("leiden", .dict([("params", .dict([("resolution", .number(ev.resolutions[ev.labelFreeIndex])),
                                                 ("n_neighbors", .number(Double(s.neighbors)))]))])),
             ("cluster_supcon", .dict([("label_column", .string(s.labelColumn)), ("classes", .strings(data.labels.classes)),
+                                      ("clustered_on", .string("X_tessera_supcon")),
+                                      ("label_free_rule", .string("the most stable resolution across \(ClusterEvaluation.stabilitySeeds) Leiden seeds (mean pairwise ARI; within 0.01 of the best, the finest)")),
                                       ("resolutions", .numbers(ev.resolutions)),
+                                      ("stability", .numbers(ev.stability ?? [])),
                                       ("clusters_per_resolution", .numbers(ev.partitions.map { Double(Set($0).count) })),
                                       ("scores", .dict(finite.map { ($0.key, .number($0.value)) }))])),
         ]

@@ -47,6 +47,13 @@ public struct SupervisedLabels: Sendable, Equatable {
                                        : "a single class ('\(classes[0])') among its labelled cells"
             throw .badInput(role: role, file: ds.name, message: "column '\(column)' has \(what); SupCon needs at least two classes. Pick another label_column or label more cells.")
         }
+        let labelled = names.compactMap { $0 }.count
+        if case .float(let x) = values, classes.count > 20, x.contains(where: { $0.isFinite && $0.rounded() != $0 }) {
+            throw .badInput(role: role, file: ds.name, message: "column '\(column)' is continuous (\(classes.count) distinct non-integer values, e.g. \(classes.prefix(3).joined(separator: ", "))), not classes; set label_column to a categorical column (cell type, region), or bin the values into categories first")
+        }
+        if classes.count > labelled / 2 {
+            throw .badInput(role: role, file: ds.name, message: "column '\(column)' has \(classes.count) classes among \(labelled) labelled cells (more than half as many classes as cells, so most classes have one cell: an id or a measurement, not a label); set label_column to a column of cell types or regions")
+        }
         let index = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, Int32($0)) })
         let codes = names.map { $0.map { index[$0]! } ?? -1 }
         // Stratified: in each class a seeded choice of round(fraction · size) cells is held out.

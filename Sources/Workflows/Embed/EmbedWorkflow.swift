@@ -17,6 +17,9 @@ public enum EmbedWorkflow: WorkflowImplementation {
     public static func check(_ context: WorkflowContext) throws {
         let (ds, ckpt) = try inputs(context)
         _ = try sequences(context, ds, ckpt)
+        if let column = try context.optionalString("label_column") {   // a bad label column is refused before compute
+            _ = try SupervisedLabels.make(ds, column: column, heldOutFraction: 0, seed: 0, role: role)
+        }
     }
 
     /// The dataset and the checkpoint, checked: readable, enough cells, genes shared with the vocabulary.
@@ -104,6 +107,16 @@ public enum EmbedWorkflow: WorkflowImplementation {
             "leiden_clusters": Double(leiden.communityCount), "leiden_quality": leiden.quality,
             "position_embedding": cfg.positionEmbedding && ds.coordinates != nil ? 1 : 0,
         ]
+        if let column = try context.optionalString("label_column") {
+            // Leiden clusters against a label column: ARI/NMI over the cells with a usable label (every cell is
+            // in the clusters; nothing was trained on the labels, so no held-out split is needed).
+            let labels = try SupervisedLabels.make(ds, column: column, heldOutFraction: 0, seed: 0, role: role)
+            let rows = labels.codes.indices.filter { labels.codes[$0] >= 0 }
+            let truth = rows.map { Int(labels.codes[$0]) }, found = rows.map { leiden.labels[$0] }
+            metrics["ari"] = try Metrics.adjustedRandIndex(truth, found)
+            metrics["nmi"] = try Metrics.normalizedMutualInformation(truth, found)
+            metrics["labelled_cells"] = Double(rows.count); metrics["classes"] = Double(labels.classes.count)
+        }
         metrics.merge(seconds) { $1 }
         try context.writeMetrics(metrics)
     }

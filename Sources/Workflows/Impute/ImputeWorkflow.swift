@@ -77,6 +77,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         let every = try context.int("checkpoint_every")
         var lastLoss = Double.nan          // the last member's final loss with an ensemble
         var predicted: (values: Matrix, panelLibrary: [Double])?
+        var memberPredictions: [Matrix] = []   // for the per-gene agreement of the ensemble
         var parameters = 0, vocabularySize = 0
         // One model per ensemble member, each from its own seed with its own checkpoints; a member whose last
         // checkpoint is at the final step is only reloaded, so a resumed job picks up where it stopped.
@@ -111,7 +112,8 @@ public enum ImputeWorkflow: WorkflowImplementation {
             }
             if settings.ensemble > 1 { context.emit(JobEvent(kind: .message, step: start, text: "ensemble member \(member + 1) of \(settings.ensemble)")) }
             try TrainingLoop(context, phase: settings.ensemble > 1 ? "train \(member + 1)/\(settings.ensemble)" : "train",
-                             total: settings.steps, checkpointEvery: every)
+                             total: settings.steps, checkpointEvery: every,
+                             followingSteps: (settings.ensemble - member - 1) * settings.steps)   // ETA to the ensemble's end
                 .run(from: start, step: { s in
                     let loss = try imputer.train(step: s)
                     lastLoss = Double(loss.total)
@@ -120,6 +122,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
                 }, save: { s in try store.save(imputer.checkpoint(), step: s, context: context) })
             try context.checkCancelled()
             let p = try imputer.predict(vocabulary: targetVocab.map { $0! })
+            memberPredictions.append(p.values)
             if var sum = predicted {
                 for j in 0..<sum.values.data.count { sum.values.data[j] += p.values.data[j] }
                 predicted = sum
@@ -145,6 +148,11 @@ public enum ImputeWorkflow: WorkflowImplementation {
                                          "parameters": Double(parameters), "ensemble": Double(settings.ensemble)]
         var details: [String: JSONValue] = ["genes": .array(plan.targetGenes.map { .string($0) })]
         var uns: [(name: String, value: H5ADExtras.UnsValue)] = []
+        let library = plan.visibleQuery.counts.rowSums()
+        let agreement = EnsembleAgreement.perGene(members: memberPredictions, library: library)
+        details["confidence"] = .array(agreement.map { $0.isFinite ? .number($0) : .null })
+        metrics["confidence_mean"] = agreement.filter(\.isFinite).isEmpty ? .nan
+            : agreement.filter(\.isFinite).reduce(0, +) / Double(agreement.filter(\.isFinite).count)
         if plan.mode == .evaluation, let sel = plan.selection {
             let truth = query.denseColumns(plan.heldOutQueryColumns)
             let library = plan.visibleQuery.counts.rowSums()
@@ -155,6 +163,8 @@ public enum ImputeWorkflow: WorkflowImplementation {
                                                                                       targetReferenceColumns: plan.targetReferenceColumns),
                                                truthLibrary: library, predictionLibrary: library)
             metrics.merge(ours.metrics()) { $1 }
+            // Does the confidence rank genes as their scores do? (Spearman over the held-out genes.)
+            metrics["confidence_vs_pearson_spearman"] = EnsembleAgreement.spearman(agreement, ours.genes.map { $0.pearson ?? .nan })
             metrics.merge(base.metrics(prefix: "baseline_")) { $1 }
             let e = JSONEncoder()
             details["per_gene"] = try JSONDecoder().decode(JSONValue.self, from: e.encode(ours.genes))
@@ -175,6 +185,11 @@ public enum ImputeWorkflow: WorkflowImplementation {
         context.emit(JobEvent(kind: .progress, phase: "write", step: 0, total: 1))
         var extras = H5ADExtras()
         extras.layers = [.init(name: "imputed", genes: plan.targetGenes, values: prediction.values)]
+        uns.append(("imputed_scale", .string("counts at each query cell's depth: the model's expression profile rescaled per cell (rescale=cell; global with rescale=global) so that its panel genes sum to the cell's observed panel counts. A gene's level relative to the panel follows the reference, so a gene captured less efficiently on the query platform than in the reference reads higher than it would be measured; compare imputed genes within a gene, or on log1p(1e4 * value / panel library), the scale the scores use.")))
+        uns.append(("imputed_confidence", .numbers(agreement.map { $0.isFinite ? $0 : -1 })))
+        uns.append(("imputed_confidence_meaning", .string(settings.ensemble > 1
+            ? "per gene of uns['imputed_genes']: mean Pearson across cells between the \(settings.ensemble) ensemble members' predictions (log1p of library-normalised values); near 1 the data determine the gene, near 0 it is seed noise; -1 = undefined"
+            : "undefined (-1): one model, no ensemble to compare; set ensemble >= 2 for a per-gene confidence")))
         extras.uns = uns
         extras.tessera = [("workflow", .string(name)), ("version", .string(context.spec.version)),
                           ("parameters", .string(context.parametersJSON())), ("mode", .string(plan.mode.rawValue))]

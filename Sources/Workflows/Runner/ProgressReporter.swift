@@ -15,16 +15,22 @@ public final class ProgressReporter {
     private let began = Date()
     private var lastSent: Date?
     private let minInterval: TimeInterval
+    /// Steps of later phases that run at this pace after this one (the other members of an impute ensemble):
+    /// the ETA covers them too, so it is the time to the job's end, not the phase's.
+    public let followingSteps: Int
 
-    public init(_ context: WorkflowContext, phase: String, total: Int, start: Int = 0, minInterval: TimeInterval = 0.5) {
+    public init(_ context: WorkflowContext, phase: String, total: Int, start: Int = 0, minInterval: TimeInterval = 0.5,
+                followingSteps: Int = 0) {
         self.context = context; self.phase = phase; self.total = total; self.start = start; self.minInterval = minInterval
+        self.followingSteps = max(0, followingSteps)
     }
 
-    /// Seconds left at the pace since the reporter was made; nil before the first step of this attempt.
+    /// Seconds left, this phase and `followingSteps`, at the pace since the reporter was made; nil before the
+    /// first step of this attempt.
     public func eta(step: Int) -> Double? {
         let done = step - start
         guard done > 0 else { return nil }
-        return Date().timeIntervalSince(began) / Double(done) * Double(max(total - step, 0))
+        return Date().timeIntervalSince(began) / Double(done) * Double(max(total - step, 0) + followingSteps)
     }
 
     /// Reports that `step` of `total` are done. `values` (loss…) go into the event with `eta_s`; non-finite

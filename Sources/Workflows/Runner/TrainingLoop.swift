@@ -19,17 +19,20 @@ public struct TrainingLoop {
     public let checkpointEvery: Int
     /// Steps per epoch, to fill the events' `epoch` field (nil: not reported).
     public var epochLength: Int?
+    /// Steps that follow this loop at the same pace (later ensemble members); the ETA includes them.
+    public var followingSteps: Int
 
-    public init(_ context: WorkflowContext, phase: String = "train", total: Int, checkpointEvery: Int, epochLength: Int? = nil) {
+    public init(_ context: WorkflowContext, phase: String = "train", total: Int, checkpointEvery: Int, epochLength: Int? = nil,
+                followingSteps: Int = 0) {
         self.context = context; self.phase = phase; self.total = total; self.checkpointEvery = max(1, checkpointEvery)
-        self.epochLength = epochLength
+        self.epochLength = epochLength; self.followingSteps = followingSteps
     }
 
     /// Runs steps `start..<total`. Returns the values of every step run in this attempt, in order.
     @discardableResult
     public func run(from start: Int, savedAtStart: Bool = true, step: (Int) throws -> [String: Double],
                     save: (Int) throws -> Void) throws -> [[String: Double]] {
-        let progress = ProgressReporter(context, phase: phase, total: total, start: start)
+        let progress = ProgressReporter(context, phase: phase, total: total, start: start, followingSteps: followingSteps)
         var history: [[String: Double]] = []
         var lastSaved: Int? = savedAtStart ? start : nil
         for s in start..<max(start, total) {

@@ -15,7 +15,8 @@ extension WorkflowContext {
         emit(JobEvent(kind: .artifact, path: "artifacts/\(name)", text: kind))
     }
 
-    /// Writes `artifacts/metrics.json` and announces it: `{"workflow", "version", "job", "seed", "parameters",
+    /// Writes `artifacts/metrics.json` and announces it: `{"workflow", "version", "job", "seed" (the one the run
+    /// used, exact: give it back as the `seed` parameter to repeat the run), "parameters",
     /// "metrics", "details"}` with keys sorted. `metrics` are the final numbers (also sent as one `.metric`
     /// event); `details` holds anything else worth keeping (loss curve, per-gene scores, counts…).
     /// Non-finite metrics are written as null (JSON has no NaN) and left out of the event.
@@ -23,7 +24,7 @@ extension WorkflowContext {
         let finite = metrics.filter { $0.value.isFinite }
         var doc: [String: JSONValue] = [
             "workflow": .string(spec.workflow), "version": .string(spec.version), "job": .string(spec.jobID),
-            "seed": .number(Double(spec.seed)), "parameters": .object(parameters),
+            "seed": .integer(Int64(seed)), "parameters": .object(parameters),
             "metrics": .object(metrics.mapValues { $0.isFinite ? .number($0) : .null }),
         ]
         if !details.isEmpty { doc["details"] = .object(details) }
@@ -36,7 +37,7 @@ extension WorkflowContext {
     /// The workflow, its version and parameters as one JSON string: what result files record (h5ad `uns`).
     public func parametersJSON() -> String {
         let doc: JSONValue = .object(["workflow": .string(spec.workflow), "version": .string(spec.version),
-                                      "job": .string(spec.jobID), "seed": .number(Double(spec.seed)),
+                                      "job": .string(spec.jobID), "seed": .integer(Int64(seed)),
                                       "parameters": .object(parameters)])
         let e = JSONEncoder(); e.outputFormatting = [.sortedKeys]
         return (try? e.encode(doc)).flatMap { String(data: $0, encoding: .utf8) } ?? "{}"

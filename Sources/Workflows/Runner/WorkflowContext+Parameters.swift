@@ -16,14 +16,14 @@ extension WorkflowContext {
     public func has(_ name: String) -> Bool { parameters[name] != nil }
 
     public func double(_ name: String) throws(WorkflowError) -> Double {
-        guard case .number(let x)? = parameters[name] else { throw missing(name, "a number") }
+        guard let x = parameters[name]?.doubleValue else { throw missing(name, "a number") }
         return x
     }
 
     public func float(_ name: String) throws(WorkflowError) -> Float { Float(try double(name)) }
 
     public func int(_ name: String) throws(WorkflowError) -> Int {
-        guard case .number(let x)? = parameters[name], x.rounded() == x, abs(x) < 9e15 else { throw missing(name, "an integer") }
+        guard let x = parameters[name]?.int64Value else { throw missing(name, "an integer") }
         return Int(x)
     }
 
@@ -71,8 +71,17 @@ extension WorkflowContext {
         URL(fileURLWithPath: try string(name))
     }
 
-    /// The job's seed (from `job.json`): every random choice of a workflow derives from it.
-    public var seed: UInt64 { spec.seed }
+    /// The job's seed: every random choice of a workflow derives from it. The `seed` parameter when the job
+    /// sets one (to repeat a run, or to draw another split on purpose), else the seed the daemon derived from
+    /// the job id (`job.json`) reduced to 53 bits, so that every seed a job reports can be given back as an
+    /// exact `seed` parameter (JSON numbers are exact to 2^53 in every client).
+    public var seed: UInt64 {
+        if let s = parameters["seed"]?.int64Value, s >= 0 { return UInt64(s) }
+        return spec.seed & Self.seedMask
+    }
+
+    /// The largest seed a job reports or accepts: 2^53 − 1.
+    public static let seedMask: UInt64 = (1 << 53) - 1
 
     /// The bound roles of input slot `base`, in order: `base`, `base.2`, `base.3`… (for `multiple` slots).
     public func roles(_ base: String) -> [String] { WorkflowSpec.boundRoles(base, in: roles) }

@@ -37,14 +37,27 @@ public final class WorkflowContext: @unchecked Sendable {
     /// True once the daemon has asked the worker to stop: finish the current step, checkpoint, return.
     public var isCancelled: Bool { cancelled() }
 
-    /// The dataset bound to `role`, read once.
+    /// The dataset bound to `role`, read once. With `input_transform = log_normalized` its values are taken as
+    /// log1p of normalised expression and turned back with expm1 (the model reads non-negative expression and
+    /// applies log1p itself), so normalised files are not logged twice.
     public func dataset(_ role: String) throws -> Dataset {
         lock.lock(); defer { lock.unlock() }
         if let d = loaded[role] { return d }
         guard let path = spec.inputs[role] else { throw WorkflowError.missingInput(role: role, workflow: spec.workflow) }
-        let d = try DatasetReader.read(path: path)
+        var d = try DatasetReader.read(path: path)
+        if case .string("log_normalized")? = parameters["input_transform"] {
+            d.counts.values = d.counts.values.map { Foundation.expm1($0) }
+        }
         loaded[role] = d
         return d
+    }
+
+    /// The share of a dataset's stored non-zero values that are not whole numbers (normalised input reads as
+    /// counts only by mistake).
+    public static func nonIntegerShare(_ d: Dataset) -> Double {
+        let v = d.counts.values
+        guard !v.isEmpty else { return 0 }
+        return Double(v.reduce(0) { $0 + ($1.rounded() == $1 ? 0 : 1) }) / Double(v.count)
     }
 
     /// The checkpoint named by parameter `name`, read once (a workflow's `check` and `run` share it: a `base`

@@ -38,6 +38,7 @@ public enum WorkflowRunner {
             let context = WorkflowContext(folder: folder, spec: job, parameters: parameters, events: writer, cancelled: cancelled)
             context.emit(JobEvent(kind: .started, text: "\(spec.name) \(spec.version)"))
             try checkKinds(context, spec: spec)
+            warnNonInteger(context, spec: spec)
             try impl.check(context)
             try context.checkCancelled()
             try impl.run(context)
@@ -63,6 +64,20 @@ public enum WorkflowRunner {
                 throw WorkflowError.badInput(role: role, file: context.spec.inputs[role] ?? "?",
                     message: "has no cell coordinates, but role '\(slot.role)' needs spatial data; bind it as \(spec.inputs.filter { $0.kind != .spatial }.map { "'\($0.role)'" }.joined(separator: " or ").nonEmpty ?? "another role") instead, or import it with its locations (obsm['spatial'] or a locations file)")
             }
+        }
+    }
+
+    /// Every workflow reads its inputs as counts (a negative-binomial or log1p model): non-integer values
+    /// (normalised or log-normalised files) are named in a warning event with the choice there is. Nothing is
+    /// refused: a file of non-integer counts (ambient-corrected, say) is valid input.
+    static func warnNonInteger(_ context: WorkflowContext, spec: WorkflowSpec) {
+        guard spec.parameter(named: "input_transform") != nil, case .string("counts")? = context.parameters["input_transform"] else { return }
+        for role in context.roles {
+            guard let d = try? context.dataset(role) else { continue }
+            let share = WorkflowContext.nonIntegerShare(d)
+            guard share > 0 else { continue }
+            let file = context.spec.inputs[role] ?? d.name
+            context.emit(JobEvent(kind: .message, text: String(format: "warning: input '%@' (%@): %.1f%% of its stored values are not whole numbers, so they look normalised rather than counts; %@ models counts. If they are log1p of normalised values, resubmit with --set input_transform=log_normalized; if they are plain normalised values or corrected counts, this run reads them as they are.", role, file, share * 100, spec.name)))
         }
     }
 

@@ -2,7 +2,12 @@ import Foundation
 
 /// The parts of the daemon's JSON the CLI prints (the daemon's openapi.json has the full shapes).
 struct ProjectInfo: Decodable { let id: String; let name: String; let description: String; let createdAt: Date }
-struct DatasetInfo: Decodable { let id: String; let name: String; let path: String; let cells: Int; let genes: Int; let contentHash: String; let registeredAt: Date }
+struct DatasetInfo: Decodable {
+    let id: String; let name: String; let path: String; let cells: Int; let genes: Int; let contentHash: String; let registeredAt: Date
+    /// The part of the stored `DatasetSummary` the CLI reads (absent from older daemons).
+    let summary: SummaryBrief?
+    struct SummaryBrief: Decodable { let integerCounts: Bool? }
+}
 struct ProgressInfo: Decodable { let phase: String?; let step: Int?; let total: Int?; let epoch: Int?; let values: [String: Double]?; let at: Date }
 struct TransitionInfo: Decodable { let from: String?; let to: String; let reason: String; let at: Date }
 struct JobInfo: Decodable {

@@ -34,6 +34,8 @@ func follow(_ c: DaemonClient, job: String, from offset: UInt64 = 0, json: Bool)
         } else {
             for e in page.events { display.show(e) }
         }
+        // Piped stdout is block-buffered (4 KB): flushing after each page makes events appear as they arrive.
+        fflush(nil)
         next = page.next
         if page.terminal {
             // The worker may have written its last events just before exiting: one more read.
@@ -48,7 +50,7 @@ func follow(_ c: DaemonClient, job: String, from offset: UInt64 = 0, json: Bool)
 struct SubmitCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "submit", abstract: "Submit a workflow (a spec from workflows/) to the daemon.")
     @OptionGroup var daemon: DaemonOptions
-    @Argument(help: "The workflow spec file (workflows/embed.json…); its parameter defaults are sent, --set overrides them.") var workflow: String
+    @Argument(help: "A workflow name (pretrain, embed, impute, cluster-supcon, annotate: the daemon's spec) or a spec file (workflows/embed.json…); its parameter defaults are sent, --set overrides them.") var workflow: String
     @Option(help: "Project name or id.") var project: String
     @Option(name: .customLong("dataset"), help: "An input: ROLE=DATASET (id or name). Repeat for several.") var datasets: [String] = []
     @Option(name: .customLong("set"), help: "A parameter: KEY=VALUE. Repeat for several.") var sets: [String] = []
@@ -66,7 +68,7 @@ struct SubmitCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await runClient {
-            let spec = try SpecFile.read(workflow)
+            let spec = SpecFile.isWorkflowName(workflow) ? try await SpecFile.fetch(workflow, from: daemon.client) : try SpecFile.read(workflow)
             var inputs: [String: String] = [:]
             for d in datasets {
                 guard let eq = d.firstIndex(of: "="), eq != d.startIndex else { throw ClientError(description: "--dataset '\(d)': write ROLE=DATASET, e.g. spatial=demo-spatial") }

@@ -86,14 +86,23 @@ struct DatasetCommand: ParsableCommand {
         @Argument(help: "The file (h5ad, 10x h5, Visium folder, …).") var path: String
         @Option(help: "Project name or id.") var project: String
         @Option(help: "Dataset name within the project (default: the file name).") var name: String?
+        @Option(help: "Text tables: the cell locations file (cell id, x, y), as `tessera inspect --locations`.") var locations: String?
+        @Option(help: "Text tables: a per-cell metadata file, as `tessera inspect --metadata`.") var metadata: String?
+        @Option(help: "Text tables: cells-x-genes or genes-x-cells (default: sniffed), as `tessera inspect --orientation`.") var orientation: String?
         @Flag(help: "Print JSON.") var json = false
         func run() async throws {
             try await runClient {
-                let abs = URL(fileURLWithPath: path).standardizedFileURL.path
-                var body: [String: Any] = ["path": abs]
+                func absolute(_ p: String) -> String { URL(fileURLWithPath: p).standardizedFileURL.path }
+                var body: [String: Any] = ["path": absolute(path)]
                 if let name { body["name"] = name }
+                if let locations { body["locations"] = absolute(locations) }
+                if let metadata { body["metadata"] = absolute(metadata) }
+                if let orientation { body["orientation"] = orientation }
                 guard let d = try await daemon.client.fetch("POST", "/api/projects/\(DaemonClient.escape(project))/datasets", body: body, timeout: 600, as: DatasetInfo.self, json: json) else { return }
                 print("registered \(d.name) (\(d.id)): \(d.cells) cells × \(d.genes) genes, sha256 \(d.contentHash.prefix(12))…")
+                if d.summary?.integerCounts == false {
+                    FileHandle.standardError.write(Data("warning: \(d.name) holds values that are not whole numbers (normalised, not counts?). Every workflow models counts; if these are log1p of normalised values, submit with --set input_transform=log_normalized.\n".utf8))
+                }
             }
         }
     }

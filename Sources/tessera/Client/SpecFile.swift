@@ -12,6 +12,29 @@ struct SpecFile {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ClientError(description: "\(path): no such workflow spec file; the ready ones are in workflows/ (pretrain.json, embed.json, …)")
         }
+        return try parse(data, source: path)
+    }
+
+    /// Whether `argument` names a workflow rather than a file: no path separator, no `.json`, and no such file.
+    static func isWorkflowName(_ argument: String) -> Bool {
+        !argument.contains("/") && !argument.hasSuffix(".json") && !FileManager.default.fileExists(atPath: argument)
+    }
+
+    /// The spec the daemon serves for workflow `name` (`GET /api/workflows`), so `tessera submit pretrain` works
+    /// from any folder; an unknown name lists the known ones.
+    static func fetch(_ name: String, from c: DaemonClient) async throws -> SpecFile {
+        let data = try await c.send("GET", "/api/workflows")
+        guard let specs = try? JSONSerialization.jsonObject(with: data) as? [[String: Any]] else {
+            throw ClientError(description: "the daemon's /api/workflows is not a list of specs; is \(c.base) a tesserad?")
+        }
+        guard let o = specs.first(where: { $0["name"] as? String == name }) else {
+            let known = specs.compactMap { $0["name"] as? String }.sorted()
+            throw ClientError(description: "\(name): no such workflow on the daemon (known: \(known.joined(separator: ", "))) and no such spec file; give a workflow name or a path to a spec file")
+        }
+        return try parse(try JSONSerialization.data(withJSONObject: o), source: "workflow '\(name)' from the daemon")
+    }
+
+    static func parse(_ data: Data, source path: String) throws -> SpecFile {
         guard let o = try? JSONSerialization.jsonObject(with: data) as? [String: Any], let name = o["name"] as? String,
               let version = o["version"] as? String else {
             throw ClientError(description: "\(path): not a workflow spec (a JSON object with name, version, inputs, parameters)")
@@ -33,7 +56,8 @@ struct SpecFile {
         }
         switch t {
         case "integer":
-            guard let v = Int(raw) else { throw ClientError(description: "--set \(key)=\(raw): \(key) is an integer") }
+            // Int64 keeps every digit (a seed above 2^53 would round as a Double).
+            guard let v = Int64(raw) else { throw ClientError(description: "--set \(key)=\(raw): \(key) is an integer") }
             return v
         case "number":
             guard let v = Double(raw) else { throw ClientError(description: "--set \(key)=\(raw): \(key) is a number") }

@@ -131,9 +131,13 @@ public enum H5ADReader {
         }
         if let u = uns { H5ADSpatial.visiumScaleFactors(u, into: &metadata) }
 
-        let d = Dataset(name: name, counts: counts, cellIDs: obs.index, geneIDs: geneIDs, geneSymbols: symbols, measured: measured,
+        var notCarried: [String] = []
+        var d = Dataset(name: name, counts: counts, cellIDs: obs.index, geneIDs: geneIDs, geneSymbols: symbols, measured: measured,
                         sample: sample, fov: fov, batch: batch, coordinates: coords, platform: platform,
                         obs: obsCols, vars: varCols, metadata: metadata)
+        d.embeddings = H5ADCarried.embeddings(root, cells: nCells, notCarried: &notCarried)
+        d.spatialLibraries = H5ADCarried.libraries(uns, notCarried: &notCarried)
+        if !notCarried.isEmpty { d.metadata["h5ad.not_carried"] = notCarried.joined(separator: ", ") }
         idGroup.wait()
         if let e = idCheck.error { throw e }
         try d.validate(file: path, countsField: element ?? "X", cellIDsChecked: true)
