@@ -89,7 +89,7 @@ public enum API {
         b.sameContentAs = sameContentAs
         var warnings: [String] = []
         if case .object(let o)? = Optional(b.summary), case .bool(false)? = o["integerCounts"] {
-            warnings.append("\(d.name): the counts are not all integers (normalised or log values?); the count-model workflows expect raw counts, so register the raw counts (an h5ad layer or raw/X) where the file has them")
+            warnings.append("\(d.name): the counts are not all integers (normalised or log values?); every workflow models counts: register the raw counts where the file has them (an h5ad layer or raw/X), or if these are log1p of normalised values submit with --set input_transform=log_normalized")
         }
         if !sameContentAs.isEmpty {
             warnings.append("\(d.name) has the same content as \(sameContentAs.joined(separator: ", ")) in this project")

@@ -6,6 +6,8 @@ struct DatasetInfo: Decodable {
     let id: String; let name: String; let path: String; let cells: Int; let genes: Int; let contentHash: String; let registeredAt: Date
     /// The part of the stored `DatasetSummary` the CLI reads (absent from older daemons).
     let summary: SummaryBrief?
+    /// Only in a registration's answer: datasets of the project with the same content.
+    let sameContentAs: [String]?
     struct SummaryBrief: Decodable { let integerCounts: Bool? }
 }
 struct ProgressInfo: Decodable { let phase: String?; let step: Int?; let total: Int?; let epoch: Int?; let values: [String: Double]?; let at: Date }

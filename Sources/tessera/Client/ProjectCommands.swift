@@ -100,6 +100,9 @@ struct DatasetCommand: ParsableCommand {
                 if let orientation { body["orientation"] = orientation }
                 guard let d = try await daemon.client.fetch("POST", "/api/projects/\(DaemonClient.escape(project))/datasets", body: body, timeout: 600, as: DatasetInfo.self, json: json) else { return }
                 print("registered \(d.name) (\(d.id)): \(d.cells) cells × \(d.genes) genes, sha256 \(d.contentHash.prefix(12))…")
+                if let same = d.sameContentAs, !same.isEmpty {
+                    FileHandle.standardError.write(Data("note: \(d.name) has the same content as \(same.joined(separator: ", ")) in this project\n".utf8))
+                }
                 if d.summary?.integerCounts == false {
                     FileHandle.standardError.write(Data("warning: \(d.name) holds values that are not whole numbers (normalised, not counts?). Every workflow models counts; if these are log1p of normalised values, submit with --set input_transform=log_normalized.\n".utf8))
                 }
