@@ -9,10 +9,12 @@ public enum DaemonServer {
         router.addMiddleware {
             JSONErrorMiddleware()
             BearerTokenMiddleware(token: service.config.token)
+            MapLibraries()
             StaticMiddleware(viewer: StaticFolder(URL(fileURLWithPath: service.config.webStatic, isDirectory: true)),
                              jobs: StaticFolder(service.config.rootURL.appendingPathComponent("jobs", isDirectory: true)))
         }
         APIRoutes(service: service).register(on: router)
+        MapRoutes(service: service).register(on: router)
         return router
     }
 

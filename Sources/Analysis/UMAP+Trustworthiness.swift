@@ -1,0 +1,35 @@
+import Tensor
+
+extension UMAP {
+    /// scikit-learn's `manifold.trustworthiness(x, embedded, n_neighbors: k)`: 1 − 2/(n·k·(2n − 3k − 1)) ·
+    /// Σᵢ Σ_{j ∈ kNN_embedded(i)} max(0, rank_x(i, j) − k), where rank_x counts from 1 for the nearest
+    /// point in the original space. 1 means every neighbour in the layout was a neighbour in the data.
+    /// O(n²·d): meant for a few thousand points (score a random subset of larger sets).
+    public static func trustworthiness(_ x: Matrix, _ embedded: Matrix, k: Int = 5) throws(AnalysisError) -> Double {
+        try Check.matrix(x, "x"); try Check.matrix(embedded, "embedded")
+        try Check.same(x.rows, embedded.rows, "embedded.rows")
+        let n = x.rows
+        try Check.range(k, "k", 1, max(1, n / 2 - 1))
+        let low = try KNNGraph.exact(embedded, k: k)
+        var total = 0.0
+        var dist = [Float](repeating: 0, count: n), rank = [Int32](repeating: 0, count: n)
+        var order = [Int32](repeating: 0, count: n)
+        let d = x.cols
+        for i in 0..<n {
+            for j in 0..<n {
+                var s: Float = 0
+                for q in 0..<d { let t = x.data[i * d + q] - x.data[j * d + q]; s += t * t }
+                dist[j] = j == i ? .infinity : s
+            }
+            for j in 0..<n { order[j] = Int32(j) }
+            // Stable by index among ties, as numpy's argsort (quicksort) need not be; ties are rare in real data.
+            order.sort { dist[Int($0)] < dist[Int($1)] || (dist[Int($0)] == dist[Int($1)] && $0 < $1) }
+            for (r, j) in order.enumerated() { rank[Int(j)] = Int32(r + 1) }
+            for t in 0..<k {
+                let r = Int(rank[Int(low.indices[i * k + t])]) - k
+                if r > 0 { total += Double(r) }
+            }
+        }
+        return 1 - total * (2 / (Double(n) * Double(k) * (2 * Double(n) - 3 * Double(k) - 1)))
+    }
+}
