@@ -66,5 +66,7 @@ let package = Package(
         ]),
         .testTarget(name: "SpatialDataTests", dependencies: ["SpatialData", "Tensor"]),
         .testTarget(name: "RenderTests", dependencies: ["Render", "SpatialData", "Tensor", "Workflows"]),
+        // Drives the built tesserad/tessera and Debian's headless Chromium; needs them built first.
+        .testTarget(name: "ViewerTests", dependencies: ["Render"]),
     ]
 )

@@ -23,18 +23,19 @@
   }
   const format = (s) => `${s.basis}:${s.kind}:${s.key}${s.kind === "gene" && s.layer === "imputed" ? ":imputed" : ""}`;
 
+  // The query string, readable (":" "/" "," kept literal), x/y to 0.1 µm.
   view.state = () => {
-    const out = new URLSearchParams();
-    out.set("src", view.src);
+    const enc = (v) => encodeURIComponent(String(v)).replace(/%3A/gi, ":").replace(/%2F/gi, "/").replace(/%2C/gi, ",");
+    const out = [["src", view.src]];
     view.panels.forEach((p, i) => {
-      out.set(`p${i + 1}`, format(p.spec));
-      if (p.spec.hide.size) out.set(`h${i + 1}`, [...p.spec.hide].sort((a, b) => a - b).join(","));
+      out.push([`p${i + 1}`, format(p.spec)]);
+      if (p.spec.hide.size) out.push([`h${i + 1}`, [...p.spec.hide].sort((a, b) => a - b).join(",")]);
     });
     const m = view.panels[0] && view.panels[0].map;
-    if (m) { const c = m.getCenter(); out.set("z", m.getZoom()); out.set("x", c.lng.toFixed(1)); out.set("y", c.lat.toFixed(1)); }
-    else if (view.initial) { out.set("z", view.initial.z); out.set("x", view.initial.x); out.set("y", view.initial.y); }
-    if (view.cmap) out.set("cmap", view.cmap);
-    return out.toString();
+    const v = m ? { z: m.getZoom(), x: m.getCenter().lng, y: m.getCenter().lat } : view.initial;
+    if (v) out.push(["z", v.z], ["x", Number(v.x).toFixed(1)], ["y", Number(v.y).toFixed(1)]);
+    if (view.cmap) out.push(["cmap", view.cmap]);
+    return out.map(([k, val]) => `${k}=${enc(val)}`).join("&");
   };
   view.save = () => {
     const s = view.state();

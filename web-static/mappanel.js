@@ -104,7 +104,7 @@ class MapPanel {
     const crs = L.extend({}, L.CRS.Simple, { transformation: new L.Transformation(k, -k * sq.x0, k, -k * sq.y0) });
     const holder = this.el.querySelector(".leafmap");
     if (this.map) { this.map.remove(); this.map = null; }
-    const map = (this.map = L.map(holder, { crs, minZoom: 0, maxZoom: p.maxZoom + 2, zoomSnap: 1, boxZoom: false, attributionControl: false }));
+    const map = (this.map = L.map(holder, { crs, minZoom: 0, maxZoom: p.maxZoom + 2, zoomSnap: 0.25, zoomDelta: 0.5, boxZoom: false, attributionControl: false }));
     const panel = this;
     const Tiles = L.GridLayer.extend({
       createTile(c, done) {
@@ -117,7 +117,8 @@ class MapPanel {
         return img;
       },
     });
-    const bounds = L.latLngBounds([sq.y0, sq.x0], [sq.y1, sq.x1]);
+    // Just inside the square, so Leaflet never asks for the tile beyond its last row or column.
+    const eps = S * 1e-6, bounds = L.latLngBounds([sq.y0 + eps, sq.x0 + eps], [sq.y1 - eps, sq.x1 - eps]);
     this.tiles = new Tiles({ tileSize: 256, maxNativeZoom: p.maxZoom, bounds, noWrap: true, keepBuffer: 1 });
     this.tiles.on("tileunload", (e) => { if (e.tile.src.startsWith("blob:")) URL.revokeObjectURL(e.tile.src); });
     this.tiles.on("load", () => { this.el.dataset.ready = "1"; this.el.dataset.painted = this.painted; this.el.dataset.hash = this.hash >>> 0; this.el.dataset.tiles = this.tilesLoaded; this.view.ready(); });

@@ -9,13 +9,13 @@ import Tensor
 /// by cluster and by gene, ours against squidpy `spatial_scatter(shape=None)` and datashader on the same cells in
 /// the same run; then tiles on demand and a full pyramid (down to ≤ 1 µm per pixel); and (`--umap-cells`) our
 /// UMAP against umap-learn on the same kNN lists. CPU seconds (process time) and wall seconds; first call and
-/// best of `--repeat`; peak RSS beyond the loaded data; the load average beside every side.
+/// best of `--repeats`; peak RSS beyond the loaded data; the load average beside every side.
 struct RenderBench: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "render",
         abstract: "Maps of 100k and 1M simulated cells vs squidpy and datashader; tiles; UMAP at 100k vs umap-learn.")
 
     @Option(help: "Cell counts, comma-separated.") var cells = "100000,1000000"
-    @Option(help: "Best of this many warm calls.") var repeat = 3
+    @Option(help: "Best of this many warm calls.") var repeats = 3
     @Option(help: "Scratch folder.") var out = "bench-out/render"
     @Option(help: "Python of the peer venv.") var python = FileManager.default.currentDirectoryPath + "/.venv-bench/bin/python"
     @Option(help: "Peer script.") var peerScript = FileManager.default.currentDirectoryPath + "/scripts/render_peer.py"
@@ -62,7 +62,7 @@ struct RenderBench: ParsableCommand {
     func run() throws {
         let dir = URL(fileURLWithPath: out)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        print("render: \(Parallel.cores) cores, load \(loadAverage()); times are CPU (wall), first call / best of \(repeat)")
+        print("render: \(Parallel.cores) cores, load \(loadAverage()); times are CPU (wall), first call / best of \(repeats)")
         for n in cells.split(separator: ",").compactMap({ Int($0) }) { try maps(n, dir: dir) }
         if umapCells > 0 { try umap(umapCells, dir: dir) }
     }
@@ -82,7 +82,7 @@ struct RenderBench: ParsableCommand {
             let body = { png = try SpatialMap(positions: positions, colouring: colouring).drawWhole(longSide: 1500).png() }
             let first = try Self.measure(body)
             var best = (cpu: Double.infinity, wall: Double.infinity)
-            for _ in 0..<repeat { let m = try Self.measure(body); best = (min(best.cpu, m.cpu), min(best.wall, m.wall)) }
+            for _ in 0..<repeats { let m = try Self.measure(body); best = (min(best.cpu, m.cpu), min(best.wall, m.wall)) }
             let peak = max(0, peakRSS() - base)
             try Data(png).write(to: dir.appendingPathComponent("ours_\(key)_\(n).png"))
             ours[key] = (first, best, png.count, peak)
@@ -123,7 +123,7 @@ struct RenderBench: ParsableCommand {
         try data.write(to: file)
         let load = loadAverage()
         let json = try runProcess(python, [peerScript, "--data", file.path, "--cells", String(n), "--out", dir.path,
-                                           "--repeat", String(max(1, repeat - 1)), "--tools", peers])
+                                           "--repeat", String(max(1, repeats - 1)), "--tools", peers])
         guard let peer = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: [String: Double]] else {
             throw ValidationError("the peer printed no JSON: \(json.suffix(500))")
         }
