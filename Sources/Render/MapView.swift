@@ -25,25 +25,48 @@ public struct MapView: Sendable, Hashable {
     /// The largest image a single request may ask for (4096 × 4096: 16 Mpx, 16 MB of indices).
     public static let maxSide = 4096
 
+    /// Pixels per µm.
+    public let scale: Float
+    /// The µm coordinate that maps to pixel (0, 0) before `offset` is taken off: a pixel's x is
+    /// (x − origin.x) · scale − offset.x. Tiles keep the pyramid's origin and an integer offset, so a tile's
+    /// pixels are computed with exactly the arithmetic of the whole level and match it bit for bit.
+    public let origin: (x: Float, y: Float)
+    public let offset: (x: Int, y: Int)
+
+    public static func == (a: MapView, b: MapView) -> Bool {
+        a.region == b.region && a.width == b.width && a.height == b.height && a.scale == b.scale && a.origin == b.origin && a.offset == b.offset
+    }
+    public func hash(into h: inout Hasher) { h.combine(region); h.combine(width); h.combine(height) }
+
     public init(region: MapBounds, width: Int, height: Int) throws(RenderError) {
-        guard (1...Self.maxSide).contains(width) else { throw .invalid(parameter: "width", reason: "\(width) px; give 1...\(Self.maxSide)") }
-        guard (1...Self.maxSide).contains(height) else { throw .invalid(parameter: "height", reason: "\(height) px; give 1...\(Self.maxSide)") }
+        try Self.check(width, height)
         guard region.width.isFinite, region.height.isFinite, region.width >= 0, region.height >= 0 else {
             throw .invalid(parameter: "region", reason: "must be a finite rectangle")
         }
         self.region = region; self.width = width; self.height = height
-    }
-
-    /// Pixels per µm.
-    public var scale: Float {
         let w = max(region.width, 1e-3), h = max(region.height, 1e-3)
-        return min(Float(width) / w, Float(height) / h)
+        let sx = Float(width) / w, sy = Float(height) / h, s = min(sx, sy)
+        scale = s
+        // The axis that fills the image starts at the region's edge; the other is centred.
+        origin = (sx <= sy ? region.x0 : region.x0 + region.width / 2 - Float(width) / (2 * s),
+                  sy <= sx ? region.y0 : region.y0 + region.height / 2 - Float(height) / (2 * s))
+        offset = (0, 0)
     }
 
-    /// The µm coordinate of the image's top-left corner (the region centred in the image).
-    public var origin: (x: Float, y: Float) {
-        let s = scale
-        return (region.x0 + region.width / 2 - Float(width) / (2 * s), region.y0 + region.height / 2 - Float(height) / (2 * s))
+    /// A 256 × 256 tile of the `2^z × 2^z` tiling of `square` (see `TilePyramid`).
+    init(tileOf square: MapBounds, z: Int, x: Int, y: Int, size: Int) throws(RenderError) {
+        try Self.check(size, size)
+        let t = square.width / Float(1 << z)
+        region = MapBounds(x0: square.x0 + Float(x) * t, y0: square.y0 + Float(y) * t, x1: square.x0 + Float(x + 1) * t, y1: square.y0 + Float(y + 1) * t)
+        width = size; height = size
+        scale = Float(size << z) / max(square.width, 1e-3)
+        origin = (square.x0, square.y0)
+        offset = (x * size, y * size)
+    }
+
+    static func check(_ width: Int, _ height: Int) throws(RenderError) {
+        guard (1...Self.maxSide).contains(width) else { throw .invalid(parameter: "width", reason: "\(width) px; give 1...\(Self.maxSide)") }
+        guard (1...Self.maxSide).contains(height) else { throw .invalid(parameter: "height", reason: "\(height) px; give 1...\(Self.maxSide)") }
     }
 
     /// A whole-map view of `bounds` at most `maxSide` pixels on its long side, keeping the aspect.

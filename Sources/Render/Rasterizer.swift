@@ -1,5 +1,6 @@
 /// Drawing a `SpatialMap` into pixels. Each cell is a disc of the map's dot diameter (in µm, so it scales with
-/// zoom), at least one pixel. A disc smaller than a pixel is aggregated instead: the pixel takes the topmost
+/// zoom): the pixels whose centres lie within the radius of the cell's exact (sub-pixel) position, so on average
+/// a cell covers π r² pixels, as it should, and at least the pixel it falls in. A disc smaller than a pixel is aggregated instead: the pixel takes the topmost
 /// cell's colour and an alpha equal to the area its cells cover (capped at 1), as datashader does, so a sparse
 /// region looks sparse and a dense one solid at every zoom.
 extension SpatialMap {
@@ -8,21 +9,15 @@ extension SpatialMap {
     public func draw(_ view: MapView, index: GridIndex? = nil) -> MapImage {
         let w = view.width, h = view.height, s = view.scale
         let (ox, oy) = view.origin
+        let offX = Float(view.offset.x), offY = Float(view.offset.y)
         let diameter = dotDiameter * s
         let aggregate = diameter < 1
         let r = diameter / 2
-        // Stamp: pixel offsets within r of the centre pixel (≥ the pixel itself).
-        var stamp: [(Int, Int)] = [(0, 0)]
-        if !aggregate {
-            let ri = Int(r.rounded(.down))
-            stamp = []
-            for dy in -ri...ri { for dx in -ri...ri where Float(dx * dx + dy * dy) <= r * r { stamp.append((dx, dy)) } }
-            if stamp.isEmpty { stamp = [(0, 0)] }
-        }
+        let r2 = r * r
         var pixels = [UInt8](repeating: 0, count: w * h)
         var counts = aggregate ? [UInt16](repeating: 0, count: w * h) : []
         let pad = r + 1
-        let vx0 = ox - pad / s, vy0 = oy - pad / s, vx1 = ox + (Float(w) + pad) / s, vy1 = oy + (Float(h) + pad) / s
+        let vx0 = ox + (offX - pad) / s, vy0 = oy + (offY - pad) / s, vx1 = ox + (offX + Float(w) + pad) / s, vy1 = oy + (offY + Float(h) + pad) / s
         let useIndex = index.map { $0.worthUsing(x0: vx0, y0: vy0, x1: vx1, y1: vy1) } ?? false
         var depth = useIndex ? [Int32](repeating: -1, count: w * h) : []
 
@@ -30,9 +25,10 @@ extension SpatialMap {
         rank.withUnsafeBufferPointer { rk in pixels.withUnsafeMutableBufferPointer { px in
         counts.withUnsafeMutableBufferPointer { cn in depth.withUnsafeMutableBufferPointer { dp in
             @inline(__always) func plot(_ i: Int) {
-                let cx = Int(((xs[i] - ox) * s).rounded(.down)), cy = Int(((ys[i] - oy) * s).rounded(.down))
+                let fx = (xs[i] - ox) * s - offX, fy = (ys[i] - oy) * s - offY
+                let cx = Int(fx.rounded(.down)), cy = Int(fy.rounded(.down))
                 let l = lv[i]
-                if stamp.count == 1 {
+                if aggregate {
                     guard cx >= 0, cy >= 0, cx < w, cy < h else { return }
                     let p = cy * w + cx
                     if aggregate && cn[p] < .max { cn[p] += 1 }
@@ -40,11 +36,25 @@ extension SpatialMap {
                     px[p] = l
                     return
                 }
-                for (dx, dy) in stamp {
-                    let qx = cx + dx, qy = cy + dy
-                    guard qx >= 0, qy >= 0, qx < w, qy < h else { continue }
-                    let p = qy * w + qx
-                    if useIndex { let rr = rk[i]; if rr < dp[p] { continue }; dp[p] = rr }
+                // Pixel centres (q + ½) within r of (fx, fy), and always the pixel holding the centre.
+                let x0 = max(0, Int((fx - r - 0.5).rounded(.up))), x1 = min(w - 1, Int((fx + r - 0.5).rounded(.down)))
+                let y0 = max(0, Int((fy - r - 0.5).rounded(.up))), y1 = min(h - 1, Int((fy + r - 0.5).rounded(.down)))
+                if x0 <= x1 && y0 <= y1 {
+                    for qy in y0...y1 {
+                        let dy = Float(qy) + 0.5 - fy, dy2 = dy * dy
+                        if dy2 > r2 { continue }
+                        for qx in x0...x1 {
+                            let dx = Float(qx) + 0.5 - fx
+                            if dx * dx + dy2 > r2 { continue }
+                            let p = qy * w + qx
+                            if useIndex { let rr = rk[i]; if rr < dp[p] { continue }; dp[p] = rr }
+                            px[p] = l
+                        }
+                    }
+                }
+                if cx >= 0, cy >= 0, cx < w, cy < h {
+                    let p = cy * w + cx
+                    if useIndex { let rr = rk[i]; if rr < dp[p] { return }; dp[p] = rr }
                     px[p] = l
                 }
             }

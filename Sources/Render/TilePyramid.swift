@@ -28,10 +28,7 @@ public struct TilePyramid: Sendable, Codable, Equatable {
         guard (0...maxZoom).contains(z), x >= 0, y >= 0, x < (1 << z), y < (1 << z) else {
             throw .tileOutside(z: z, x: x, y: y, maxZoom: maxZoom)
         }
-        let t = square.width / Float(1 << z)
-        let r = MapBounds(x0: square.x0 + Float(x) * t, y0: square.y0 + Float(y) * t,
-                          x1: square.x0 + Float(x + 1) * t, y1: square.y0 + Float(y + 1) * t)
-        return try MapView(region: r, width: Self.tileSize, height: Self.tileSize)
+        return try MapView(tileOf: square, z: z, x: x, y: y, size: Self.tileSize)
     }
 
     /// Tiles at zoom z that hold any part of `extent` (the rest are empty).

@@ -16,15 +16,16 @@ struct SpatialMapTests {
         let p = CellPositions(x: [0, 100], y: [0, 50])
         var style = MapStyle(); style.dotDiameter = 10
         let map = try SpatialMap(positions: p, colouring: .categories(key: "k", codes: [0, 1], names: ["a", "b"], colours: nil), style: style)
-        // Extent: x −5...105, y −5...55 (half a dot of margin); 110 px wide → 1 px per µm.
-        let img = map.draw(try MapView(region: map.extent, width: 110, height: 60))
+        // Region x −10...110, y −10...60 on 120 × 70 px: 1 px per µm, nothing clipped.
+        let img = map.draw(try MapView(region: MapBounds(x0: -10, y0: -10, x1: 110, y1: 60), width: 120, height: 70))
         #expect(img.coverage == nil)
-        #expect(img.pixels[5 * 110 + 5] == 1)            // cell 0 at (0, 0) → pixel (5, 5), category a
-        #expect(img.pixels[55 * 110 + 105] == 2)         // cell 1 at (100, 50) → pixel (105, 55), category b
-        #expect(img.pixels[30 * 110 + 55] == 0)          // nothing in between
-        // A 10 µm dot at 1 px/µm: a disc of radius 5 → 81 pixels; the second loses its last column and row
-        // (x = 110, y = 60) to the image's edge.
-        #expect(img.paintedPixels == 81 + 79)
+        #expect(img.pixels[10 * 120 + 10] == 1)          // cell 0 at (0, 0) → pixel (10, 10), category a
+        #expect(img.pixels[60 * 120 + 110] == 2)         // cell 1 at (100, 50) → pixel (110, 60), category b
+        #expect(img.pixels[35 * 120 + 60] == 0)          // nothing in between
+        #expect(img.pixels[10 * 120 + 4] == 0 && img.pixels[10 * 120 + 5] == 1)   // the disc's edge, 5 px left of the centre
+        // A 10 µm dot at 1 px/µm covers about π·5² = 78.5 pixels (pixel centres within the radius).
+        let painted = img.paintedPixels
+        #expect(painted >= 2 * 72 && painted <= 2 * 86, "\(painted) pixels")
     }
 
     @Test func highValuesDrawOnTopAndHiddenCategoriesVanish() throws {
