@@ -91,9 +91,9 @@ struct RenderBench: ParsableCommand {
 
         // Tiles: on demand (a prepared map, its grid index), and a full pyramid down to ≤ 1 µm per pixel.
         let map = try SpatialMap(positions: positions, colouring: .categories(key: "cluster", codes: t.codes, names: (0..<20).map(String.init), colours: nil))
-        var index: GridIndex? = nil
-        let prep = Self.measure { index = GridIndex(map) }
+        var index: GridIndex? = nil, summary: TileSummary? = nil
         let pyramid = map.pyramid
+        let prep = Self.measure { index = GridIndex(map); summary = TileSummary(map, pyramid: pyramid) }
         let top = pyramid.zoom(forMicronsPerPixel: 1)
         var tileCount = 0, bytes = 0, worst = 0.0
         var perLevel: [String] = []
@@ -102,7 +102,7 @@ struct RenderBench: ParsableCommand {
                 let tiles = pyramid.tiles(zoom: z, covering: map.extent)
                 let lz = try Self.measure {
                     for (x, y) in tiles {
-                        let m = try Self.measure { bytes += try map.tile(z: z, x: x, y: y, pyramid: pyramid, index: index).png().count }
+                        let m = try Self.measure { bytes += try map.tile(z: z, x: x, y: y, pyramid: pyramid, index: index, summary: summary).png().count }
                         worst = max(worst, m.cpu)
                     }
                 }
@@ -110,7 +110,7 @@ struct RenderBench: ParsableCommand {
                 perLevel.append("z\(z): \(tiles.count) × \(String(format: "%.2f", lz.cpu * 1000 / Double(tiles.count))) ms")
             }
         }
-        print("tiles: grid index \(Self.ms(prep.cpu)); pyramid to z\(top) (\(pyramid.micronsPerPixel(zoom: top)) µm/px): \(tileCount) tiles, \(bytes / 1_000_000) MB, \(String(format: "%.2f", full.cpu)) s CPU (\(String(format: "%.2f", full.wall)) s wall), mean \(String(format: "%.2f", full.cpu * 1000 / Double(tileCount))) ms a tile, worst \(Self.ms(worst))")
+        print("tiles: grid index + coarse summary (to z\(summary?.level ?? -1)) \(Self.ms(prep.cpu)); pyramid to z\(top) (\(pyramid.micronsPerPixel(zoom: top)) µm/px): \(tileCount) tiles, \(bytes / 1_000_000) MB, \(String(format: "%.2f", full.cpu)) s CPU (\(String(format: "%.2f", full.wall)) s wall), mean \(String(format: "%.2f", full.cpu * 1000 / Double(tileCount))) ms a tile, worst \(Self.ms(worst))")
         print("  " + perLevel.joined(separator: "; "))
 
         guard !peers.isEmpty else { return }

@@ -84,6 +84,22 @@ struct SpatialMapTests {
         #expect(throws: RenderError.self) { try pyramid.view(z: pyramid.maxZoom + 1, x: 0, y: 0) }
     }
 
+    @Test func coarseTilesFromTheSummaryEqualDrawingEveryCell() throws {
+        let (p, _, v) = Self.grid(200)   // 2 mm square, cells 10 µm apart
+        var style = MapStyle(); style.dotDiameter = 2   // sub-pixel at zooms 0 and 1
+        let map = try SpatialMap(positions: p, colouring: .values(key: "g", values: v.map { $0 * 7 }), style: style)
+        let pyramid = map.pyramid, index = GridIndex(map)
+        let summary = try #require(TileSummary(map, pyramid: pyramid))
+        #expect(summary.level == 1)
+        for z in 0...1 { for ty in 0..<(1 << z) { for tx in 0..<(1 << z) {
+            let fast = try map.tile(z: z, x: tx, y: ty, pyramid: pyramid, index: index, summary: summary)
+            let slow = map.draw(try pyramid.view(z: z, x: tx, y: ty), index: nil)
+            #expect(fast.pixels == slow.pixels, "tile \(z)/\(tx)/\(ty) colours")
+            #expect(fast.coverage == slow.coverage, "tile \(z)/\(tx)/\(ty) coverage")
+            #expect(slow.paintedPixels > 0)
+        } } }
+    }
+
     @Test func samePixelsSameBytesAndTheyDecode() throws {
         let (p, c, _) = Self.grid(30)
         let map = try SpatialMap(positions: p, colouring: .categories(key: "k", codes: c, names: ["a", "b", "c", "d"], colours: nil))

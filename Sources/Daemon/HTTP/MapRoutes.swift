@@ -69,7 +69,7 @@ struct MapRoutes: Sendable {
                 if let d = cache.get(key) { return MapCache.response(d, etag: key, request: req, cache: "private, max-age=3600") }
                 let png = try await Self.off {
                     let m = try sources.prepared(s, r)
-                    return try m.map.tile(z: z, x: x, y: y, pyramid: m.pyramid, index: m.index).png()
+                    return try m.map.tile(z: z, x: x, y: y, pyramid: m.pyramid, index: m.index, summary: m.summary).png()
                 }
                 cache.put(key, png)
                 return MapCache.response(Data(png), etag: key, request: req, cache: "private, max-age=3600")

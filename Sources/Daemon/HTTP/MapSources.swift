@@ -19,6 +19,7 @@ final class MapSources: @unchecked Sendable {
     struct PreparedMap: Sendable {
         let map: SpatialMap
         let index: GridIndex
+        let summary: TileSummary?
         let pyramid: TilePyramid
         let colouring: MapColouring
         let cellIDs: [String]
@@ -98,7 +99,8 @@ final class MapSources: @unchecked Sendable {
             ids = rows.map { ids[$0] }
         }
         let map = try SpatialMap(positions: positions, colouring: colouring, style: r.style)
-        let m = PreparedMap(map: map, index: GridIndex(map), pyramid: map.pyramid, colouring: colouring, cellIDs: ids)
+        let pyramid = map.pyramid
+        let m = PreparedMap(map: map, index: GridIndex(map), summary: TileSummary(map, pyramid: pyramid), pyramid: pyramid, colouring: colouring, cellIDs: ids)
         store(&maps, key, m, keep: Self.keepMaps)
         return m
     }
