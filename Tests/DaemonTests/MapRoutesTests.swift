@@ -87,7 +87,8 @@ struct MapRoutesTests {
             for (q, status, code) in [("gene=NOT_A_GENE", 422, "invalid_map"), ("color=no_such_column", 422, "invalid_map"), ("", 400, "invalid_query"),
                                       ("color=\(cat)&size=100000", 400, "invalid_query"), ("color=\(cat)&zoom=3", 400, "invalid_query"),
                                       ("color=\(cat)&cmap=rainbow2", 400, "invalid_query"), ("color=\(cat)&basis=X_umap", 422, "invalid_map"),
-                                      ("color=\(cat)&vmin=nan", 400, "invalid_query"), ("color=\(cat)&fov=nope", 422, "invalid_query")] {
+                                      ("color=\(cat)&vmin=nan", 400, "invalid_query"), ("color=\(cat)&fov=nope", 422, "invalid_query"),
+                                      ("color=x_fov&as=categories", 422, "invalid_map"), ("gene=\(gene)&as=categories", 422, "invalid_map")] {
                 let (s, body) = try await c.call(.get, base + "/legend?" + q)
                 #expect(Int(s.code) == status && errorCode(body) == code, "\(q): \(s) \(body)")
                 #expect(!body.isEmpty)

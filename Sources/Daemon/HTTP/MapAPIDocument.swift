@@ -9,6 +9,7 @@ extension OpenAPIDocument {
         ("pmax", "number", "percentile for vmax (default 99.5)"), ("zeros", "string", "grey: draw zeros grey"),
         ("hide", "string", "category codes not to draw, comma-separated"), ("grey", "string", "beyond: draw > 102 categories grey instead of failing"),
         ("size", "integer", "image: pixels on the long side, 64-4096 (default 1500)"),
+        ("as", "string", "categories: draw a numeric column as categories (≤ 102 distinct values)"),
     ] }
 
     static var mapOperations: [Operation] {

@@ -11,12 +11,14 @@ struct MapRequest: Sendable {
     var layer = "measured"
     var basis = "spatial"
     var fov: String?
+    /// Draw a numeric column as categories (`as=categories`).
+    var asCategories = false
     var style = MapStyle()
     /// Whole-map PNG: pixels on the long side (64...4096).
     var size = 1500
 
     static let known: Set<String> = ["color", "gene", "layer", "basis", "fov", "dot", "cmap", "vmin", "vmax", "pmin", "pmax",
-                                     "zeros", "hide", "size", "grey"]
+                                     "zeros", "hide", "size", "grey", "as"]
 
     init(_ q: [String: String]) throws {
         func bad(_ name: String, _ why: String) -> APIError { APIError(status: .badRequest, code: "invalid_query", message: "\(name): \(why)") }
@@ -36,6 +38,10 @@ struct MapRequest: Sendable {
         guard ["measured", "imputed"].contains(layer) else { throw bad("layer", "'\(layer)'; give measured or imputed") }
         basis = q["basis"] ?? "spatial"
         fov = q["fov"]
+        if let a = q["as"] {
+            guard a == "categories" || a == "values" else { throw bad("as", "'\(a)'; give categories or values") }
+            asCategories = a == "categories"
+        }
         style.dotDiameter = try number("dot", 0.01...10_000).map(Float.init)
         if let c = q["cmap"] {
             guard ColorMap.names.contains(c) else { throw bad("cmap", "'\(c)'; choose one of \(ColorMap.names.joined(separator: ", "))") }
@@ -62,7 +68,7 @@ struct MapRequest: Sendable {
     }
 
     /// Everything that changes the prepared map (not the image size or tile).
-    var dataKey: String { "c=\(color ?? "");g=\(gene ?? "");l=\(layer);b=\(basis);f=\(fov ?? "");\(style.cacheKey)" }
+    var dataKey: String { "c=\(color ?? "");g=\(gene ?? "");l=\(layer);b=\(basis);f=\(fov ?? "");a=\(asCategories);\(style.cacheKey)" }
 }
 
 extension Request {

@@ -81,7 +81,7 @@ final class MapSources: @unchecked Sendable {
         if let m = cached(&maps, key) { return m }
         let d = try data(s)
         var positions = try d.positions(basis: r.basis)
-        var colouring = try d.colouring(color: r.color, gene: r.gene, layer: r.layer)
+        var colouring = try d.colouring(color: r.color, gene: r.gene, layer: r.layer, asCategories: r.asCategories)
         var ids = d.dataset.cellIDs
         if let fov = r.fov {
             let groups = d.dataset.fov ?? d.dataset.sample

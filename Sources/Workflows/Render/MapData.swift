@@ -101,6 +101,20 @@ public struct MapData: Sendable {
     }
 
     /// The colouring for `color` (an obs or result column) or `gene` (with `layer` "measured" or "imputed").
+    /// `asCategories` draws a numeric column as categories (one per distinct value, at most 102).
+    public func colouring(color: String?, gene: String?, layer: String = "measured", asCategories: Bool) throws(RenderError) -> MapColouring {
+        let c = try colouring(color: color, gene: gene, layer: layer)
+        guard asCategories, case .values(let key, let v) = c else { return c }
+        if gene != nil { throw .invalid(parameter: "as", reason: "a gene is continuous; colour it as values (drop as=categories)") }
+        let distinct = Array(Set(v.filter(\.isFinite))).sorted()
+        if distinct.count > Palette.limit {
+            throw .invalid(parameter: "as", reason: "'\(key)' is a continuous column with \(distinct.count) distinct values; more than \(Palette.limit) cannot be told apart as categories, so colour it as values (drop as=categories)")
+        }
+        let code = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, Int32($0)) })
+        return .categories(key: key, codes: v.map { code[$0] ?? -1 }, names: distinct.map { $0 == $0.rounded() && abs($0) < 1e9 ? String(Int($0)) : String($0) }, colours: nil)
+    }
+
+    /// The colouring for `color` or `gene`, numeric columns as values.
     public func colouring(color: String?, gene: String?, layer: String = "measured") throws(RenderError) -> MapColouring {
         if let gene {
             if layer == "imputed" {
