@@ -8,8 +8,10 @@ public struct TileSummary: Sendable {
     /// The summary's zoom level; tiles at this level and coarser use it.
     public let level: Int
     let side: Int
-    /// Per summary pixel: the topmost cell (−1: none) and how many cells fall in it.
+    /// Per summary pixel: the topmost cell's draw rank (−1: none) and palette index, and how many cells fall in it
+    /// (rank and colour are copied in, so drawing a tile never reaches back into the per-cell arrays).
     let top: [Int32]
+    let colour: [UInt8]
     let count: [UInt16]
 
     /// nil when even zoom 0 draws whole dots (nothing to aggregate).
@@ -26,18 +28,20 @@ public struct TileSummary: Sendable {
         side = TilePyramid.tileSize << level
         let s = Float(side) / max(sq.width, 1e-3)
         var top = [Int32](repeating: -1, count: side * side), count = [UInt16](repeating: 0, count: side * side)
+        var colour = [UInt8](repeating: 0, count: side * side)
         let side = self.side
-        map.x.withUnsafeBufferPointer { xs in map.y.withUnsafeBufferPointer { ys in
-        top.withUnsafeMutableBufferPointer { tp in count.withUnsafeMutableBufferPointer { cn in
-            for i in map.order {   // bottom first: the last writer is the topmost
-                let cx = Int(((xs[Int(i)] - sq.x0) * s).rounded(.down)), cy = Int(((ys[Int(i)] - sq.y0) * s).rounded(.down))
+        map.x.withUnsafeBufferPointer { xs in map.y.withUnsafeBufferPointer { ys in map.level.withUnsafeBufferPointer { lv in
+        top.withUnsafeMutableBufferPointer { tp in count.withUnsafeMutableBufferPointer { cn in colour.withUnsafeMutableBufferPointer { co in
+            for (r, i) in map.order.enumerated() {   // bottom first: the last writer is the topmost
+                let c = Int(i)
+                let cx = Int(((xs[c] - sq.x0) * s).rounded(.down)), cy = Int(((ys[c] - sq.y0) * s).rounded(.down))
                 guard cx >= 0, cy >= 0, cx < side, cy < side else { continue }
                 let p = cy * side + cx
-                tp[p] = i
+                tp[p] = Int32(r); co[p] = lv[c]
                 if cn[p] < .max { cn[p] += 1 }
             }
-        } } } }
-        self.top = top; self.count = count
+        } } } } } }
+        self.top = top; self.count = count; self.colour = colour
     }
 
     /// Tile z/x/y for z ≤ `level`, as `SpatialMap.draw` would draw it.
@@ -47,29 +51,29 @@ public struct TileSummary: Sendable {
         let r = map.dotDiameter * s / 2
         let area = Float.pi * r * r * 255
         var pixels = [UInt8](repeating: 0, count: n * n), coverage = [UInt8](repeating: 0, count: n * n)
-        top.withUnsafeBufferPointer { tp in count.withUnsafeBufferPointer { cn in map.rank.withUnsafeBufferPointer { rk in
-        map.level.withUnsafeBufferPointer { lv in
+        top.withUnsafeBufferPointer { tp in count.withUnsafeBufferPointer { cn in colour.withUnsafeBufferPointer { co in
+        pixels.withUnsafeMutableBufferPointer { px in coverage.withUnsafeMutableBufferPointer { cv in
             for row in 0..<n {
+                let sy = (y * n + row) * f
                 for col in 0..<n {
-                    var best: Int32 = -1, bestRank: Int32 = -1, total = 0
-                    let sy = (y * n + row) * f, sx = (x * n + col) * f
+                    var bestRank: Int32 = -1, best = 0, total = 0
+                    let sx = (x * n + col) * f
                     for dy in 0..<f {
                         let base = (sy + dy) * side + sx
                         for dx in 0..<f {
-                            let c = tp[base + dx]
-                            if c < 0 { continue }
+                            let rr = tp[base + dx]
+                            if rr < 0 { continue }
                             total += Int(cn[base + dx])
-                            let rr = rk[Int(c)]
-                            if rr > bestRank { bestRank = rr; best = c }
+                            if rr > bestRank { bestRank = rr; best = base + dx }
                         }
                     }
-                    if best >= 0 {
-                        pixels[row * n + col] = lv[Int(best)]
-                        coverage[row * n + col] = UInt8(min(255, (Float(min(total, Int(UInt16.max))) * area).rounded(.up)))
+                    if bestRank >= 0 {
+                        px[row * n + col] = co[best]
+                        cv[row * n + col] = UInt8(min(255, (Float(total) * area).rounded(.up)))
                     }
                 }
             }
-        } } } }
+        } } } } }
         return MapImage(width: n, height: n, pixels: pixels, coverage: coverage, palette: map.palette)
     }
 }

@@ -85,6 +85,15 @@ struct RenderBench: ParsableCommand {
             for _ in 0..<repeats { let m = try Self.measure(body); best = (min(best.cpu, m.cpu), min(best.wall, m.wall)) }
             let peak = max(0, peakRSS() - base)
             try Data(png).write(to: dir.appendingPathComponent("ours_\(key)_\(n).png"))
+            // Where the time goes (best of `repeats` each): preparing (colours, order, legend), drawing, encoding.
+            var tp = Double.infinity, td = Double.infinity, te = Double.infinity
+            for _ in 0..<repeats {
+                var map: SpatialMap!, img: MapImage!
+                tp = min(tp, try Self.measure { map = try SpatialMap(positions: positions, colouring: colouring) }.cpu)
+                td = min(td, try Self.measure { img = try map.drawWhole(longSide: 1500) }.cpu)
+                te = min(te, try Self.measure { _ = try img.png() }.cpu)
+            }
+            print("ours \(key) breakdown: prepare \(Self.ms(tp)), draw \(Self.ms(td)), PNG \(Self.ms(te))")
             ours[key] = (first, best, png.count, peak)
             print("ours \(key): first \(Self.ms(first.cpu)) (\(Self.ms(first.wall))), best \(Self.ms(best.cpu)) (\(Self.ms(best.wall))), \(png.count / 1024) KiB, peak beyond data \(Self.mb(peak))")
         }
