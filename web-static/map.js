@@ -7,7 +7,7 @@
 (() => {
   const q = new URLSearchParams(location.search);
   const view = {
-    src: q.get("src"), cmap: q.get("cmap") || "", container: document.getElementById("panels"), panels: [], keys: null,
+    src: q.get("src"), cmap: q.get("cmap") || "", fov: q.get("fov") || "", container: document.getElementById("panels"), panels: [], keys: null,
     initial: q.has("z") ? { z: +q.get("z"), x: +q.get("x"), y: +q.get("y") } : null,
     syncing: false,
   };
@@ -35,6 +35,7 @@
     const v = m ? { z: m.getZoom(), x: m.getCenter().lng, y: m.getCenter().lat } : view.initial;
     if (v) out.push(["z", v.z], ["x", Number(v.x).toFixed(1)], ["y", Number(v.y).toFixed(1)]);
     if (view.cmap) out.push(["cmap", view.cmap]);
+    if (view.fov) out.push(["fov", view.fov]);
     return out.map(([k, val]) => `${k}=${enc(val)}`).join("&");
   };
   view.save = () => {
@@ -100,6 +101,13 @@
         build([first, { ...first, basis: other, hide: new Set(first.hide) }]);
       } else build([first]);
     };
+    const fovs = view.keys.fovs || [];
+    if (fovs.length) {
+      const sel = document.getElementById("fov");
+      sel.innerHTML = `<option value="">all, in their own coordinates</option>` + fovs.map((f) => `<option ${f === view.fov ? "selected" : ""}>${Tessera.esc(f)}</option>`).join("");
+      sel.parentElement.hidden = false;
+      sel.onchange = () => { view.fov = sel.value; view.initial = null; build(view.panels.map((p) => p.spec)); };
+    }
     document.getElementById("copylink").onclick = () => navigator.clipboard && navigator.clipboard.writeText(location.origin + "/map.html?" + view.state());
   }
   start();

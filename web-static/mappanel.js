@@ -17,6 +17,7 @@ class MapPanel {
     if (this.spec.kind === "gene") { q.set("gene", this.spec.key); if (this.spec.layer === "imputed") q.set("layer", "imputed"); }
     else q.set("color", this.spec.key);
     if (this.spec.basis !== "spatial") q.set("basis", this.spec.basis);
+    if (this.view.fov) q.set("fov", this.view.fov);
     if (this.spec.hide.size) q.set("hide", [...this.spec.hide].sort((a, b) => a - b).join(","));
     if (this.view.cmap) q.set("cmap", this.view.cmap);
     for (const [k, v] of Object.entries(extra || {})) q.set(k, v);

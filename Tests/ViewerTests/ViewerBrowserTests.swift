@@ -148,8 +148,18 @@ import Testing
         #expect((Int(Self.attribute(byGene.dom, id: "panel0", "data-painted") ?? "") ?? 0) > 2_000)
         #expect(byGene.dom.contains("viridis"))
 
+        // One FOV of the two: a map of its cells only (framed to it), and the FOV stays in the URL.
+        let fovs = ((try JSONSerialization.jsonObject(with: Data(gene.utf8)) as? [String: Any])?["fovs"] as? [String]) ?? []
+        #expect(fovs.count == 2)
+        let oneFOV = try Self.page(chrome, "\(base)/map.html?src=jobs/\(job)&p1=spatial:color:leiden&fov=\(fovs[0])\(hash)")
+        let paintedFOV = Int(Self.attribute(oneFOV.dom, id: "panel0", "data-painted") ?? "") ?? 0
+        #expect(paintedFOV > 2_000, "one FOV painted \(paintedFOV)")
+        let cellsShown = oneFOV.dom.components(separatedBy: "</b> · ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0
+        #expect(cellsShown > 0 && cellsShown < 1500, "the FOV's legend counts \(cellsShown) cells of 1,500")
+        #expect(Self.bodyAttribute(oneFOV.dom, "data-state")?.contains("fov=\(fovs[0])") == true)
+
         // No JavaScript error or failed request reached the console.
-        for line in proj.console + map.console + byGene.console {
+        for line in proj.console + map.console + byGene.console + oneFOV.console {
             #expect(!(line.contains("Uncaught") || line.contains("Failed to load") || line.lowercased().contains("error")), "console: \(line)")
         }
 

@@ -31,6 +31,8 @@ public struct MapData: Sendable {
         public var genes: [String]
         public var imputedGenes: [String]
         public var embeddings: [String]
+        /// FOVs (or samples, where there are no FOVs) that `fov=` can pick, when there are several.
+        public var fovs: [String]
     }
 
     public init(dataset: Dataset, extra: MapColumns? = nil) throws(RenderError) {
@@ -81,7 +83,8 @@ public struct MapData: Sendable {
             }
         }
         return Keys(cells: dataset.cellCount, hasCoordinates: positions != nil, positions: positions?.note, columns: cols,
-                    genes: zip(dataset.geneSymbols, dataset.measured).filter(\.1).map(\.0), imputedGenes: imputed, embeddings: embeddings)
+                    genes: zip(dataset.geneSymbols, dataset.measured).filter(\.1).map(\.0), imputedGenes: imputed, embeddings: embeddings,
+                    fovs: { let g = dataset.fov ?? dataset.sample; return g.categories.count > 1 ? g.categories : [] }())
     }
 
     /// Positions in `basis`: "spatial" (the tissue) or an embedding stored by the job (e.g. "X_umap").
