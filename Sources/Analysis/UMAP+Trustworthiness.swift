@@ -12,24 +12,26 @@ extension UMAP {
         try Check.range(k, "k", 1, max(1, n / 2 - 1))
         let low = try KNNGraph.exact(embedded, k: k)
         var total = 0.0
-        var dist = [Float](repeating: 0, count: n), rank = [Int32](repeating: 0, count: n)
-        var order = [Int32](repeating: 0, count: n)
+        var dist = [Float](repeating: 0, count: n)
         let d = x.cols
-        for i in 0..<n {
-            for j in 0..<n {
-                var s: Float = 0
-                for q in 0..<d { let t = x.data[i * d + q] - x.data[j * d + q]; s += t * t }
-                dist[j] = j == i ? .infinity : s
+        x.data.withUnsafeBufferPointer { xp in dist.withUnsafeMutableBufferPointer { dp in
+            for i in 0..<n {
+                for j in 0..<n {
+                    var s: Float = 0
+                    for q in 0..<d { let t = xp[i * d + q] - xp[j * d + q]; s += t * t }
+                    dp[j] = j == i ? .infinity : s
+                }
+                // rank_x(i, j) = 1 + the points nearer to i than j (ties broken by index, as a stable argsort would;
+                // ties are rare in real data). Counting is O(n) per neighbour, cheaper than sorting all n.
+                for t in 0..<k {
+                    let j = Int(low.indices[i * k + t]), dj = dp[j]
+                    var nearer = 0
+                    for l in 0..<n where dp[l] < dj || (dp[l] == dj && l < j) { nearer += 1 }
+                    let r = nearer + 1 - k
+                    if r > 0 { total += Double(r) }
+                }
             }
-            for j in 0..<n { order[j] = Int32(j) }
-            // Stable by index among ties, as numpy's argsort (quicksort) need not be; ties are rare in real data.
-            order.sort { dist[Int($0)] < dist[Int($1)] || (dist[Int($0)] == dist[Int($1)] && $0 < $1) }
-            for (r, j) in order.enumerated() { rank[Int(j)] = Int32(r + 1) }
-            for t in 0..<k {
-                let r = Int(rank[Int(low.indices[i * k + t])]) - k
-                if r > 0 { total += Double(r) }
-            }
-        }
+        } }
         return 1 - total * (2 / (Double(n) * Double(k) * (2 * Double(n) - 3 * Double(k) - 1)))
     }
 }

@@ -29,8 +29,8 @@ public struct MapImage: Sendable {
     }
 
     /// The PNG: an 8-bit palette PNG when no pixel is partly covered, else RGBA. Same image, same bytes.
-    public func png() throws(RenderError) -> [UInt8] {
-        if coverage == nil { return try PNGEncoder.palette(width: width, height: height, indices: pixels, palette: palette) }
-        return try PNGEncoder.rgba(width: width, height: height, pixels: rgba())
+    public func png(method: PNGEncoder.Method = PNGEncoder.defaultMethod) throws(RenderError) -> [UInt8] {
+        if coverage == nil { return try PNGEncoder.palette(width: width, height: height, indices: pixels, palette: palette, method: method) }
+        return try PNGEncoder.rgba(width: width, height: height, pixels: rgba(), method: method)
     }
 }

@@ -86,14 +86,15 @@ struct RenderBench: ParsableCommand {
             let peak = max(0, peakRSS() - base)
             try Data(png).write(to: dir.appendingPathComponent("ours_\(key)_\(n).png"))
             // Where the time goes (best of `repeats` each): preparing (colours, order, legend), drawing, encoding.
-            var tp = Double.infinity, td = Double.infinity, te = Double.infinity
+            var tp = Double.infinity, td = Double.infinity, te = Double.infinity, ts = Double.infinity, simpleBytes = 0
             for _ in 0..<repeats {
                 var map: SpatialMap!, img: MapImage!
                 tp = min(tp, try Self.measure { map = try SpatialMap(positions: positions, colouring: colouring) }.cpu)
                 td = min(td, try Self.measure { img = try map.drawWhole(longSide: 1500) }.cpu)
                 te = min(te, try Self.measure { _ = try img.png() }.cpu)
+                ts = min(ts, try Self.measure { simpleBytes = try img.png(method: .simplified).count }.cpu)
             }
-            print("ours \(key) breakdown: prepare \(Self.ms(tp)), draw \(Self.ms(td)), PNG \(Self.ms(te))")
+            print("ours \(key) breakdown: prepare \(Self.ms(tp)), draw \(Self.ms(td)), PNG \(Self.ms(te)) (zlib 1, \(png.count / 1024) KiB; the simplified API at zlib 3: \(Self.ms(ts)), \(simpleBytes / 1024) KiB)")
             ours[key] = (first, best, png.count, peak)
             print("ours \(key): first \(Self.ms(first.cpu)) (\(Self.ms(first.wall))), best \(Self.ms(best.cpu)) (\(Self.ms(best.wall))), \(png.count / 1024) KiB, peak beyond data \(Self.mb(peak))")
         }

@@ -109,6 +109,15 @@ struct SpatialMapTests {
         let img = try map.drawWhole(longSide: 300)
         let back = try PNGDecoder.rgba(a)
         #expect(back.pixels == img.rgba())
+        // The simplified-API encoder (zlib 3) gives other bytes for the same pixels.
+        let simple = try img.png(method: .simplified)
+        #expect(simple == (try img.png(method: .simplified)))
+        #expect(try PNGDecoder.rgba(simple).pixels == img.rgba())
+        // RGBA (aggregated cells) through both encoders decodes to the same pixels too.
+        let coarse = try map.drawWhole(longSide: 10)
+        #expect(coarse.coverage != nil)
+        #expect(try PNGDecoder.rgba(try coarse.png()).pixels == coarse.rgba())
+        #expect(try PNGDecoder.rgba(try coarse.png(method: .simplified)).pixels == coarse.rgba())
     }
 
     @Test func badInputIsNamed() throws {
