@@ -35,10 +35,11 @@ let package = Package(
         .target(name: "SpatialData", dependencies: ["Tensor", "CHDF5", "CPNG", "CZlib"]),
         .target(name: "CellLM", dependencies: ["Tensor"], swiftSettings: numeric),
         .target(name: "Analysis", dependencies: ["Tensor", "CBLAS"], swiftSettings: numeric),
-        .target(name: "Workflows", dependencies: ["SpatialData", "CellLM", "Analysis", "Tensor"]),
+        .target(name: "Render", dependencies: ["Tensor", "CPNG"], swiftSettings: numeric),
+        .target(name: "Workflows", dependencies: ["SpatialData", "CellLM", "Analysis", "Tensor", "Render"]),
         .target(name: "Store", dependencies: [.product(name: "GRDB", package: "GRDB.swift")]),
         // Daemon is optimised in debug too: it hashes dataset files (SHA-256) when they are registered.
-        .target(name: "Daemon", dependencies: ["Store", "Workflows", .product(name: "Hummingbird", package: "hummingbird"),
+        .target(name: "Daemon", dependencies: ["Store", "Workflows", "Render", .product(name: "Hummingbird", package: "hummingbird"),
                                                .product(name: "HummingbirdCore", package: "hummingbird")],
                 swiftSettings: [.unsafeFlags(["-O"], .when(configuration: .debug))]),
 
@@ -51,13 +52,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "tessera-bench", dependencies: [
-            "SpatialData", "CellLM", "Workflows", "Analysis", "Store", "Daemon",
+            "SpatialData", "CellLM", "Workflows", "Analysis", "Store", "Daemon", "Render",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "CellLMTests", dependencies: ["CellLM", "Tensor", "Workflows", "SpatialData"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Tensor"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Tensor", "SpatialData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "CellLM", "SpatialData", "Analysis", "Tensor"]),
         .testTarget(name: "DaemonTests", dependencies: [
@@ -65,5 +66,8 @@ let package = Package(
             .product(name: "Hummingbird", package: "hummingbird"),
         ]),
         .testTarget(name: "SpatialDataTests", dependencies: ["SpatialData", "Tensor"]),
+        .testTarget(name: "RenderTests", dependencies: ["Render", "SpatialData", "Tensor", "Workflows"]),
+        // Drives the built tesserad/tessera and Debian's headless Chromium; needs them built first.
+        .testTarget(name: "ViewerTests", dependencies: ["Render"]),
     ]
 )

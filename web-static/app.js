@@ -1,11 +1,7 @@
 // Tessera's first page: projects and jobs with their live state, from the daemon's JSON API.
 // A daemon with a token: open the page as /#token=TOKEN and the token is sent as a bearer header.
 "use strict";
-const token = new URLSearchParams(location.hash.slice(1)).get("token");
-const headers = token ? { Authorization: "Bearer " + token } : {};
-const api = (path) => fetch(path, { headers }).then((r) => (r.ok ? r.json() : r.json().then((e) => Promise.reject(e.error || e))));
-const esc = (s) => String(s ?? "").replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
-const when = (d) => (d ? new Date(d).toLocaleString() : "–");
+const { api, esc, when, link } = Tessera;
 const details = {};   // job id → last detail fetched (progress of running jobs)
 const artifacts = {}; // job id → artifact list (fetched once a job has finished)
 
@@ -17,7 +13,7 @@ async function refresh() {
     const projects = await api("/api/projects");
     const counts = await Promise.all(projects.map((p) => api(`/api/projects/${p.id}/datasets`).then((d) => d.length)));
     document.querySelector("#projects tbody").innerHTML = projects.map((p, i) =>
-      `<tr><td>${esc(p.name)}</td><td>${counts[i]}</td><td>${when(p.createdAt)}</td><td>${esc(p.description)}</td></tr>`).join("")
+      `<tr><td><a href="${link(`project.html?project=${p.id}`)}">${esc(p.name)}</a></td><td>${counts[i]}</td><td>${when(p.createdAt)}</td><td>${esc(p.description)}</td></tr>`).join("")
       || `<tr><td colspan="4">No projects yet: <code>tessera project create NAME</code></td></tr>`;
     const select = document.getElementById("projectFilter"), chosen = select.value || new URLSearchParams(location.hash.slice(1)).get("project") || "";
     select.innerHTML = `<option value="">all</option>` + projects.map((p) => `<option value="${p.id}">${esc(p.name)}</option>`).join("");
@@ -45,9 +41,9 @@ function row(j) {
     const eta = p.values && p.values.eta_s !== undefined ? ` ETA ${Math.round(p.values.eta_s)} s` : "";
     progress = `<span class="bar"><span style="width:${pct}%"></span></span> ${esc(p.phase || "")} ${pct}%${loss}${eta}`;
   }
-  const files = (artifacts[j.id] || []).map((a) => `<a href="${a.url}">${esc(a.path.split("/").pop())}</a>`).join(" ");
+  const files = (artifacts[j.id] || []).map((a) => `<a href="#" data-download="${a.url}" data-name="${esc(a.path.split("/").pop())}">${esc(a.path.split("/").pop())}</a>`).join(" ");
   const last = j.state === "failed" || j.state === "cancelled" ? `<span class="reason">${esc(j.exitReason)}</span>` : files;
-  return `<tr><td><code title="${j.id}">${j.id.slice(0, 8)}</code></td><td>${esc(j.workflow)}</td>` +
+  return `<tr><td><a href="${link(`job.html?job=${j.id}`)}"><code title="${j.id}">${j.id.slice(0, 8)}</code></a></td><td>${esc(j.workflow)}</td>` +
     `<td><span class="state ${j.state}">${j.state}</span> ${j.attempts}/${j.maxAttempts}</td><td>${progress}</td>` +
     `<td>${when(j.createdAt)}</td><td>${when(j.finishedAt)}</td><td>${last}</td></tr>`;
 }

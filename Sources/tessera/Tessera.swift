@@ -10,7 +10,7 @@ struct Tessera: AsyncParsableCommand {
         discussion: "Commands that talk to the daemon (project … open) need `tesserad serve` running; the others work on files alone.",
         subcommands: [Inspect.self, Convert.self, Genes.self, Simulate.self, Demo.self, H5Probe.self,
                       ProjectCommand.self, DatasetCommand.self, SubmitCommand.self, JobsCommand.self, StatusCommand.self,
-                      LogsCommand.self, CancelCommand.self, HistoryCommand.self, OpenCommand.self])
+                      LogsCommand.self, CancelCommand.self, HistoryCommand.self, OpenCommand.self, MapCommand.self])
 }
 
 /// Exit status for input the user must fix (as opposed to a crash or a usage error).

@@ -19,7 +19,7 @@ public struct APIRoutes: Sendable {
         ("GET", "/api/jobs"), ("POST", "/api/jobs"), ("GET", "/api/jobs/{job}"), ("POST", "/api/jobs/{job}/cancel"),
         ("GET", "/api/jobs/{job}/events"), ("GET", "/api/jobs/{job}/events/stream"), ("GET", "/api/jobs/{job}/metrics"),
         ("GET", "/api/jobs/{job}/artifacts"), ("GET", "/api/jobs/{job}/artifacts/{artifact}"), ("GET", "/api/jobs/{job}/log"),
-    ]
+    ] + MapRoutes.table
 
     public func register(on router: Router<BasicRequestContext>) {
         let s = service, limit = service.config.maxBodyBytes

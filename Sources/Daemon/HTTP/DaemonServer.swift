@@ -13,10 +13,12 @@ public enum DaemonServer {
         router.addMiddleware {
             JSONErrorMiddleware()
             RequestGuard(access: AccessPolicy(config: service.config))
+            MapLibraries()
             StaticMiddleware(viewer: StaticFolder(URL(fileURLWithPath: service.config.webStatic, isDirectory: true)),
                              jobs: StaticFolder(service.config.rootURL.appendingPathComponent("jobs", isDirectory: true)))
         }
         APIRoutes(service: service).register(on: router)
+        MapRoutes(service: service).register(on: router)
         return router
     }
 

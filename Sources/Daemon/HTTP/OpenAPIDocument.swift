@@ -121,7 +121,7 @@ public enum OpenAPIDocument {
 
     static func document() -> [String: Any] {
         var paths: [String: [String: Any]] = [:]
-        for op in operations {
+        for op in operations + mapOperations {
             var params: [[String: Any]] = []
             for name in op.path.split(separator: "/").filter({ $0.hasPrefix("{") }).map({ String($0.dropFirst().dropLast()) }) {
                 params.append(["name": name, "in": "path", "required": true, "schema": str])

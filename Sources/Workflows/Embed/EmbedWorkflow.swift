@@ -95,6 +95,7 @@ public enum EmbedWorkflow: WorkflowImplementation {
         extras.tessera = [("workflow", .string(name)), ("version", .string(context.spec.version)),
                           ("parameters", .string(context.parametersJSON()))]
         extras.uns = [("leiden", .dict([("params", .dict([("resolution", .number(resolution)), ("n_neighbors", .number(Double(neighbors)))]))]))]
+        try RenderStep.run(context, dataset: ds, extras: &extras, embedding: x, graph: graph, colour: "leiden")  // issue 13: X_umap + map
         let out = try context.artifactURL("result.h5ad")
         try H5ADWriter.write(ds, to: out.path, extras: extras)
         context.emitArtifact("result.h5ad", kind: "h5ad")

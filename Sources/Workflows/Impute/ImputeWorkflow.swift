@@ -193,6 +193,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         extras.uns = uns
         extras.tessera = [("workflow", .string(name)), ("version", .string(context.spec.version)),
                           ("parameters", .string(context.parametersJSON())), ("mode", .string(plan.mode.rawValue))]
+        try RenderStep.run(context, dataset: query, extras: &extras, colour: nil)  // issue 13: map of an imputed gene
         let out = try context.artifactURL("result.h5ad")
         try H5ADWriter.write(query, to: out.path, extras: extras)
         context.emitArtifact("result.h5ad", kind: "h5ad")

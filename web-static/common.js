@@ -1,0 +1,40 @@
+// Shared by every page: the bearer token (from the page's #token=… fragment, never put into request URLs),
+// JSON and binary fetches with it, downloads through blob URLs, and small helpers.
+"use strict";
+const Tessera = (() => {
+  const hash = new URLSearchParams(location.hash.slice(1));
+  const token = hash.get("token") || sessionStorage.getItem("tessera-token");
+  if (hash.get("token")) sessionStorage.setItem("tessera-token", hash.get("token"));
+  const headers = token ? { Authorization: "Bearer " + token } : {};
+  async function fail(r) {
+    let e; try { e = (await r.json()).error; } catch (_) { e = null; }
+    const err = new Error(e ? e.message : `${r.status} ${r.statusText}`); err.code = e && e.code; err.status = r.status; throw err;
+  }
+  const api = async (path) => { const r = await fetch(path, { headers }); if (!r.ok) await fail(r); return r.json(); };
+  const bytes = async (path) => { const r = await fetch(path, { headers }); if (!r.ok) await fail(r); return r.arrayBuffer(); };
+  const blobURL = async (path) => { const r = await fetch(path, { headers }); if (!r.ok) await fail(r); return URL.createObjectURL(await r.blob()); };
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const when = (d) => (d ? new Date(d).toLocaleString() : "–");
+  // A link that keeps the token in the fragment (pages only; API requests carry it in a header).
+  const link = (page) => page + (token ? (page.includes("#") ? "&" : "#") + "token=" + encodeURIComponent(token) : "");
+  // <a data-download="/api/…" data-name="file"> downloads with the token through a blob URL.
+  document.addEventListener("click", async (ev) => {
+    const a = ev.target.closest("a[data-download]");
+    if (!a) return;
+    ev.preventDefault();
+    try {
+      const url = await blobURL(a.dataset.download);
+      const tmp = document.createElement("a"); tmp.href = url; tmp.download = a.dataset.name || "download"; document.body.appendChild(tmp); tmp.click(); tmp.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) { alert("download failed: " + e.message); }
+  });
+  // Errors reach the page (and the browser test) instead of vanishing.
+  window.addEventListener("error", (e) => report(e.message));
+  window.addEventListener("unhandledrejection", (e) => report(e.reason && e.reason.message ? e.reason.message : String(e.reason)));
+  function report(msg) {
+    let box = document.getElementById("errors");
+    if (!box) { box = document.createElement("div"); box.id = "errors"; document.body.prepend(box); }
+    box.textContent = "error: " + msg;
+  }
+  return { token, headers, api, bytes, blobURL, esc, when, link, report };
+})();
