@@ -34,8 +34,8 @@ struct MapRoutesTests {
     @Test func mapsOfARegisteredDataset() async throws {
         let d = try TestDaemon()
         _ = try d.service.createProject(name: "p", description: "")
-        let ds = try d.service.registerDataset(project: "p", path: try d.datasetFile(), name: "tissue")
-        let sc = try d.service.registerDataset(project: "p", path: try d.datasetFile(spatial: false), name: "sc")
+        let ds = try d.service.registerDataset(project: "p", request: RegistrationRequest(path: try d.datasetFile()), name: "tissue").0
+        let sc = try d.service.registerDataset(project: "p", request: RegistrationRequest(path: try d.datasetFile(spatial: false)), name: "sc").0
         try await d.live { c in
             let base = "/api/maps/datasets/\(ds.id)"
             let (st, keys) = try await c.call(.get, base + "/keys")
@@ -104,7 +104,7 @@ struct MapRoutesTests {
         let token = "map-token-0123456789abcdef"
         let d = try TestDaemon { $0.token = token }
         _ = try d.service.createProject(name: "p", description: "")
-        let ds = try d.service.registerDataset(project: "p", path: try d.datasetFile(), name: "tissue")
+        let ds = try d.service.registerDataset(project: "p", request: RegistrationRequest(path: try d.datasetFile()), name: "tissue").0
         try await d.live { c in
             let (s0, b0) = try await c.call(.get, "/api/maps/datasets/\(ds.id)/keys")
             #expect(s0 == .unauthorized && errorCode(b0) == "unauthorized")

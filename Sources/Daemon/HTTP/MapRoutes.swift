@@ -33,7 +33,8 @@ struct MapRoutes: Sendable {
 
     func register(on router: Router<BasicRequestContext>) {
         for kind in ["datasets", "jobs"] {
-            let g = router.group("api/maps/\(kind)")
+            // The token again on the matched route, as for every /api route.
+            let g = router.group("api/maps/\(kind)").add(middleware: RouteAuthMiddleware(access: AccessPolicy(config: service.config)))
             let param = kind == "datasets" ? "dataset" : "job"
             g.get(":\(param)/keys") { _, c in
                 let s = try sources.source(kind: kind, id: try c.parameters.require(param))

@@ -199,7 +199,7 @@ public enum ClusterSupConWorkflow: WorkflowImplementation {
                                       ("clusters_per_resolution", .numbers(ev.partitions.map { Double(Set($0).count) })),
                                       ("scores", .dict(finite.map { ($0.key, .number($0.value)) }))])),
         ]
-        try RenderStep.run(context, dataset: ds, extras: &extras, embedding: x, colour: "leiden")  // issue 13: X_umap + map
+        try RenderStep.run(context, dataset: ds, extras: &extras, embedding: projection, colour: "leiden")  // X_umap from the space Leiden clustered + the map
         let out = try context.artifactURL("result.h5ad")
         try H5ADWriter.write(ds, to: out.path, extras: extras)
         context.emitArtifact("result.h5ad", kind: "h5ad")
