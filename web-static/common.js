@@ -2,9 +2,16 @@
 // JSON and binary fetches with it, downloads through blob URLs, and small helpers.
 "use strict";
 const Tessera = (() => {
+  // The token arrives once as #token=…; it moves to this tab's sessionStorage and leaves the address bar and
+  // the history at once, so it is not in bookmarks, shared links or the back list.
   const hash = new URLSearchParams(location.hash.slice(1));
   const token = hash.get("token") || sessionStorage.getItem("tessera-token");
-  if (hash.get("token")) sessionStorage.setItem("tessera-token", hash.get("token"));
+  if (hash.get("token")) {
+    sessionStorage.setItem("tessera-token", hash.get("token"));
+    hash.delete("token");
+    const rest = hash.toString();
+    history.replaceState(history.state, "", location.pathname + location.search + (rest ? "#" + rest : ""));
+  }
   const headers = token ? { Authorization: "Bearer " + token } : {};
   async function fail(r) {
     let e; try { e = (await r.json()).error; } catch (_) { e = null; }
@@ -15,8 +22,8 @@ const Tessera = (() => {
   const blobURL = async (path) => { const r = await fetch(path, { headers }); if (!r.ok) await fail(r); return URL.createObjectURL(await r.blob()); };
   const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const when = (d) => (d ? new Date(d).toLocaleString() : "–");
-  // A link that keeps the token in the fragment (pages only; API requests carry it in a header).
-  const link = (page) => page + (token ? (page.includes("#") ? "&" : "#") + "token=" + encodeURIComponent(token) : "");
+  // A link to another page: the token travels in sessionStorage (same tab), never in a URL.
+  const link = (page) => page;
   // <a data-download="/api/…" data-name="file"> downloads with the token through a blob URL.
   document.addEventListener("click", async (ev) => {
     const a = ev.target.closest("a[data-download]");

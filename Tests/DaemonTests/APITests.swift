@@ -190,7 +190,8 @@ import Workflows
             try await d.settle()
             let (_, arts) = try await c.call(.get, "/api/jobs/\(job)/artifacts")
             let art = try #require((try JSONSerialization.jsonObject(with: Data(arts.utf8)) as? [[String: Any]])?.first?["id"] as? String)
-            for (m, p) in APIRoutes.table where m == "GET" {
+            // (The map routes need a dataset or result with coordinates: MapRoutesTests calls each of them.)
+            for (m, p) in APIRoutes.table where m == "GET" && !p.hasPrefix("/api/maps/") {
                 let uri = p.replacingOccurrences(of: "{name}", with: "ok").replacingOccurrences(of: "{project}", with: "p")
                     .replacingOccurrences(of: "{job}", with: job).replacingOccurrences(of: "{artifact}", with: art)
                 let (st, body) = try await c.call(.get, uri)

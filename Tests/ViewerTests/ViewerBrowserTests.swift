@@ -87,8 +87,9 @@ import Testing
         let port = 20_000 + Int(getpid() % 20_000)
         let d = Process()
         d.executableURL = URL(fileURLWithPath: tesserad)
-        d.arguments = ["serve", "--root", dir.appendingPathComponent("root").path, "--port", String(port), "--token", Self.token,
+        d.arguments = ["serve", "--root", dir.appendingPathComponent("root").path, "--port", String(port),
                        "--web-static", FileManager.default.currentDirectoryPath + "/web-static"]
+        d.environment = ProcessInfo.processInfo.environment.merging(["TESSERAD_TOKEN": Self.token]) { $1 }   // never on the command line
         d.standardOutput = FileHandle.nullDevice; d.standardError = FileHandle.nullDevice
         try d.run()
         defer { d.terminate(); d.waitUntilExit() }
