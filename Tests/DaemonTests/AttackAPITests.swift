@@ -1,4 +1,5 @@
 import Foundation
+import SpatialData
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,10 +19,18 @@ import Workflows
     @Test func submissionsAreCheckedBeforeAnythingIsStored() async throws {
         let d = try TestDaemon { $0.workflows = Self.workflows }
         let spatial = try d.datasetFile(spatial: true), reference = try d.datasetFile(spatial: false)
+        // A copy whose classes are stored as float codes (as R exports often are): classes, not values.
+        var sim = SimulationConfig.tiny
+        sim.cells = 300; sim.referenceCells = 100
+        var coded = TissueSimulator.simulate(sim).spatial
+        if case .categorical(let types)? = coded.obs["cell_type"] { coded.obs["type_code"] = .float(types.codes.map { Double($0) }) }
+        let codedPath = d.root.appendingPathComponent("coded.h5ad").path
+        try H5ADWriter.write(coded, to: codedPath)
         try await d.live { c in
             #expect(try await c.call(.post, "/api/projects", json: #"{"name": "p"}"#).0 == .created)
             #expect(try await c.call(.post, "/api/projects/p/datasets", json: #"{"path": "\#(spatial)", "name": "tissue"}"#).0 == .created)
             #expect(try await c.call(.post, "/api/projects/p/datasets", json: #"{"path": "\#(reference)", "name": "ref"}"#).0 == .created)
+            #expect(try await c.call(.post, "/api/projects/p/datasets", json: #"{"path": "\#(codedPath)", "name": "coded"}"#).0 == .created)
             let cases: [(String, String)] = [
                 (#"{"project": "p", "workflow": "cluster-supcon", "inputs": {"data": "tissue"}, "parameters": {"label_column": "no_such_column"}}"#, "no bound dataset has an obs column 'no_such_column'"),
                 (#"{"project": "p", "workflow": "cluster-supcon", "inputs": {"data": "tissue"}, "parameters": {"label_column": "x_fov"}}"#, "continuous"),
@@ -42,6 +51,8 @@ import Workflows
             // The valid ones still pass.
             #expect(try await c.call(.post, "/api/jobs", json: #"{"project": "p", "workflow": "cluster-supcon", "inputs": {"data": "tissue"}, "parameters": {"label_column": "cell_type"}}"#).0 == .created)
             #expect(try await c.call(.post, "/api/jobs", json: #"{"project": "p", "workflow": "impute", "inputs": {"spatial": "tissue", "reference": "ref"}}"#).0 == .created)
+            let (cst, ctext) = try await c.call(.post, "/api/jobs", json: #"{"project": "p", "workflow": "cluster-supcon", "inputs": {"data": "coded"}, "parameters": {"label_column": "type_code"}}"#)
+            #expect(cst == .created, "float class codes are classes: \(ctext)")
         }
     }
 

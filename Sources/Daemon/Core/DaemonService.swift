@@ -259,15 +259,18 @@ public final class DaemonService: @unchecked Sendable {
                                    (names.isEmpty ? "the datasets have no obs columns" : "columns: \(Set(names).sorted().prefix(30).joined(separator: ", "))"))
             }
             for (role, d, c) in found {
-                if c.type == "float" {
+                // As the worker counts classes (SupervisedLabels): a float column of class codes is fine, a
+                // continuous one is not; "Unknown", "NA"… are not classes.
+                if c.type == "float" && (c.integral == false && (c.distinct ?? .max) > 20 || c.integral == nil) {
                     throw APIError(status: .unprocessableContent, code: "invalid_parameter",
                                    message: "parameters.\(p.name): column '\(column)' of \(d.name) (inputs.\(role)) holds continuous numbers; name a column of classes (categorical, text or integer codes)")
                 }
-                guard let n = c.categoryCount else { continue }
-                let labelled = d.cells - c.missing
+                let unlabelled = (c.categories ?? [:]).filter { SupervisedLabels.unlabelledNames.contains($0.key.trimmingCharacters(in: .whitespaces).lowercased()) }
+                guard let n = (c.categoryCount ?? c.distinct).map({ $0 - unlabelled.count }) else { continue }
+                let labelled = d.cells - c.missing - unlabelled.values.reduce(0, +)
                 if n < 2 {
                     throw APIError(status: .unprocessableContent, code: "invalid_parameter",
-                                   message: "parameters.\(p.name): column '\(column)' of \(d.name) has \(n) class; it needs at least two")
+                                   message: "parameters.\(p.name): column '\(column)' of \(d.name) has \(max(n, 0)) class; it needs at least two")
                 }
                 if n > max(2, labelled / 2) {
                     throw APIError(status: .unprocessableContent, code: "invalid_parameter",

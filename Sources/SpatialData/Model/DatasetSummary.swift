@@ -12,6 +12,10 @@ public struct DatasetSummary: Codable, Sendable {
         public var categoryCount: Int?
         public var missing: Int
         public var range: Range?
+        /// Numeric columns: distinct finite values (counted up to 10,001) and whether all are whole numbers, so a
+        /// column of class codes can be told from a continuous one before any job runs.
+        public var distinct: Int?
+        public var integral: Bool?
     }
 
     public var name: String
@@ -67,6 +71,10 @@ public struct DatasetSummary: Codable, Sendable {
                 if let n = v.numericValues {
                     col.missing = n.filter(\.isNaN).count
                     col.range = Self.range(n)
+                    var seen = Set<Double>()
+                    for x in n where x.isFinite { seen.insert(x); if seen.count > 10_000 { break } }
+                    col.distinct = seen.count
+                    col.integral = n.allSatisfy { !$0.isFinite || $0 == $0.rounded() }
                 }
             }
             return col
