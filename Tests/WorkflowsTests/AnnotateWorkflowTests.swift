@@ -119,4 +119,20 @@ import Tensor
         let back = try context.dataset("data").counts.values
         #expect(zip(back, Self.input.tissue.counts.values).allSatisfy { abs($0 - $1) < 1e-3 * max(1, $1) })
     }
+
+    /// A query without coordinates cannot use the niche: it is labelled with the best-validated method it has
+    /// features for (never a crash), and scored when it carries the label column.
+    @Test func queryWithoutCoordinatesIsLabelledWithoutTheNiche() throws {
+        var q = Self.input.tissue
+        q.coordinates = nil
+        let path = T.tempDir("flat").appendingPathComponent("flat.h5ad").path
+        try H5ADWriter.write(q, to: path)
+        let f = try Self.job(["classifier": .string("linear"), "steps": .integer(5), "pretrain_steps": .integer(5)], query: path)
+        defer { try? FileManager.default.removeItem(at: f.url) }
+        let exit = try T.run(f)
+        #expect(exit.status == .succeeded, "\(exit.reason)")
+        #expect(try T.metrics(f)["query_accuracy"] != nil)
+        let out = try DatasetReader.read(path: f.artifacts.appendingPathComponent("query.h5ad").path)
+        #expect(out.obs["predicted_label"] != nil && out.coordinates == nil)
+    }
 }
