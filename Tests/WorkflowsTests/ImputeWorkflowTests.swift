@@ -106,9 +106,15 @@ import Tensor
             a = ad.read_h5ad(sys.argv[1])
             c = np.asarray(a.uns["imputed_confidence"]); g = list(a.uns["imputed_genes"])
             assert len(c) == len(g) and ((c >= -1) & (c <= 1)).all(), c
-            assert "query cell's depth" in str(a.uns["imputed_scale"])
+            assert "query's scale" in str(a.uns["imputed_scale"])
+            # imputed.h5ad: X holds the imputed genes (what sc.pl.spatial plots), equal to result.h5ad's layer.
+            b = ad.read_h5ad(sys.argv[2])
+            assert list(b.var_names) == g and b.n_obs == a.n_obs and list(b.obs_names) == list(a.obs_names)
+            layer = a[:, g].layers["imputed"].toarray()
+            assert np.allclose(b.X.toarray(), layer, rtol=1e-6, atol=1e-6) and (b.X.toarray() > 0).any()
+            assert b.obsm["spatial"].shape == (a.n_obs, 2)
             print("ok")
-            """, [path])
+            """, [path, f.artifacts.appendingPathComponent("imputed.h5ad").path])
             #expect(out.contains("ok"))
             #expect(try WorkflowTestSupport.runPython(WorkflowTestSupport.scanpyCheck, [path, "cell_type"]).contains("scanpy ok"))
         }

@@ -13,7 +13,8 @@ import Tensor
 ///   scored the same way and reported as `baseline_*`.
 /// - production: predicts every reference gene the panel lacks, or the `genes` list; no truth.
 ///
-/// Writes `artifacts/result.h5ad` (the query as given; `layers['imputed']` over the predicted genes, listed in
+/// Writes `artifacts/imputed.h5ad` (X = the imputed genes on the query's scale, with the query's obs, coordinates
+/// and images: what `sc.pl.spatial(color=gene)` plots), `artifacts/result.h5ad` (the query as given; `layers['imputed']` over the predicted genes, listed in
 /// `uns['imputed_genes']`, genes absent from the panel appended to var as not measured; per-gene scores in
 /// `uns['imputation']` in evaluation) and `artifacts/metrics.json`. Checkpoints every `checkpoint_every` steps;
 /// a rerun resumes from the last. With `ensemble` N, N models are fine-tuned one after the other from the
@@ -220,6 +221,20 @@ public enum ImputeWorkflow: WorkflowImplementation {
         let out = try context.artifactURL("result.h5ad")
         try H5ADWriter.write(query, to: out.path, extras: extras)
         context.emitArtifact("result.h5ad", kind: "h5ad")
+        // The imputed genes as an AnnData of their own: X = the imputed values (query scale), with the query's
+        // cells, obs, coordinates and images, so sc.pl.spatial(adata, color=gene) plots them directly (in
+        // result.h5ad, X keeps the measured counts only and the imputed genes read as 0 there).
+        var imputed = query
+        imputed.counts = CSRMatrix(dense: prediction.values)
+        imputed.geneIDs = plan.targetGenes; imputed.geneSymbols = plan.targetGenes
+        imputed.measured = [Bool](repeating: true, count: plan.targetGenes.count)
+        imputed.vars = ObsTable()
+        imputed.vars["imputed"] = .bool([Bool](repeating: true, count: plan.targetGenes.count))
+        var imputedExtras = H5ADExtras()
+        imputedExtras.tessera = extras.tessera
+        imputedExtras.uns = uns.filter { $0.name.hasPrefix("imputed_") } + [("imputed_genes", .strings(plan.targetGenes))]
+        try H5ADWriter.write(imputed, to: try context.artifactURL("imputed.h5ad").path, extras: imputedExtras)
+        context.emitArtifact("imputed.h5ad", kind: "h5ad")
         context.emit(JobEvent(kind: .progress, phase: "write", step: 1, total: 1))
         lap("write")
         metrics["seconds_write"] = seconds["seconds_write"]
