@@ -34,6 +34,17 @@ struct CLITests {
         #expect(r.out.contains("cells 120") && r.out.contains("FOVs 2"))
     }
 
+    /// Several files with one name (sample runs' filtered_feature_bc_matrix.h5, say) are told apart by path.
+    @Test func inspectOfSameNamedFilesPrintsTheirPaths() throws {
+        let a = TestEnv.tempDir(), b = TestEnv.tempDir()
+        for d in [a, b] { try FileManager.default.copyItem(atPath: TestEnv.data("osmfish/osmfish_valid_cells.h5ad"), toPath: d + "/cells.h5ad") }
+        let r = try tessera(["inspect", a + "/cells.h5ad", b + "/cells.h5ad"])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(r.out.contains("== \(a)/cells.h5ad") && r.out.contains("== \(b)/cells.h5ad"), "\(r.out.prefix(300))")
+        let single = try tessera(["inspect", a + "/cells.h5ad", TestEnv.data("visium-10x-mini")])
+        #expect(!single.out.contains("== "), "distinct names need no path")
+    }
+
     @Test func badInputExitsThreeWithOneLine() throws {
         let path = TestEnv.tempDir() + "/broken.h5ad"
         try Data("not hdf5".utf8).write(to: URL(fileURLWithPath: path))

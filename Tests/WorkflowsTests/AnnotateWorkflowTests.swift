@@ -119,4 +119,37 @@ import Tensor
         let back = try context.dataset("data").counts.values
         #expect(zip(back, Self.input.tissue.counts.values).allSatisfy { abs($0 - $1) < 1e-3 * max(1, $1) })
     }
+
+    /// A query without coordinates cannot use the niche: it is labelled with the best-validated method it has
+    /// features for (never a crash), and scored when it carries the label column.
+    @Test func queryWithoutCoordinatesIsLabelledWithoutTheNiche() throws {
+        var q = Self.input.tissue
+        q.coordinates = nil
+        let path = T.tempDir("flat").appendingPathComponent("flat.h5ad").path
+        try H5ADWriter.write(q, to: path)
+        let f = try Self.job(["classifier": .string("linear"), "steps": .integer(5), "pretrain_steps": .integer(5)], query: path)
+        defer { try? FileManager.default.removeItem(at: f.url) }
+        let exit = try T.run(f)
+        #expect(exit.status == .succeeded, "\(exit.reason)")
+        #expect(try T.metrics(f)["query_accuracy"] != nil)
+        let out = try DatasetReader.read(path: f.artifacts.appendingPathComponent("query.h5ad").path)
+        #expect(out.obs["predicted_label"] != nil && out.coordinates == nil)
+    }
+
+    /// A cluster-supcon job's model.tsr is reused as it is (steps 0: no pretraining, no fine-tuning).
+    @Test func reusesAClusterSupConCheckpoint() throws {
+        let sc = try T.job("cluster-supcon", inputs: ["data": Self.input.data], parameters: [
+            "label_column": .string("label"), "preset": .string("tiny"), "pretrain_steps": .integer(20), "steps": .integer(20),
+            "cells_per_step": .integer(128), "resolution_step": .number(0.5)])
+        defer { try? FileManager.default.removeItem(at: sc.url) }
+        #expect(try T.run(sc).status == .succeeded)
+        let f = try Self.job(["checkpoint": .string(sc.artifacts.appendingPathComponent("model.tsr").path), "steps": .integer(0),
+                              "mode": .string("evaluation")])
+        defer { try? FileManager.default.removeItem(at: f.url) }
+        let exit = try T.run(f)
+        #expect(exit.status == .succeeded, "\(exit.reason)")
+        let m = try T.metrics(f)
+        #expect(m["pretrain_steps"] == 0 && m["finetune_steps"] == 0 && m["heldout_macro_f1"] != nil)
+        #expect(try !T.events(f).contains { $0.kind == .progress && $0.phase == "train" && ($0.step ?? 0) > 0 })
+    }
 }

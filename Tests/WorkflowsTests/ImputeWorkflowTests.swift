@@ -106,9 +106,15 @@ import Tensor
             a = ad.read_h5ad(sys.argv[1])
             c = np.asarray(a.uns["imputed_confidence"]); g = list(a.uns["imputed_genes"])
             assert len(c) == len(g) and ((c >= -1) & (c <= 1)).all(), c
-            assert "query cell's depth" in str(a.uns["imputed_scale"])
+            assert "query's scale" in str(a.uns["imputed_scale"])
+            # imputed.h5ad: X holds the imputed genes (what sc.pl.spatial plots), equal to result.h5ad's layer.
+            b = ad.read_h5ad(sys.argv[2])
+            assert list(b.var_names) == g and b.n_obs == a.n_obs and list(b.obs_names) == list(a.obs_names)
+            layer = a[:, g].layers["imputed"].toarray()
+            assert np.allclose(b.X.toarray(), layer, rtol=1e-6, atol=1e-6) and (b.X.toarray() > 0).any()
+            assert b.obsm["spatial"].shape == (a.n_obs, 2)
             print("ok")
-            """, [path])
+            """, [path, f.artifacts.appendingPathComponent("imputed.h5ad").path])
             #expect(out.contains("ok"))
             #expect(try WorkflowTestSupport.runPython(WorkflowTestSupport.scanpyCheck, [path, "cell_type"]).contains("scanpy ok"))
         }
@@ -168,9 +174,12 @@ import Tensor
         var settings = ImputationSettings(); settings.seed = 4
         let second = try Self.job(inp, production, seed: settings.memberSeed(1))
         for f in [ensemble, first, second] { #expect(try Self.run(f).status == .succeeded) }
+        // Each layer on the members' common scale: divided by its own query-scale factor (the ensemble's factor
+        // comes from the members' mean panel prediction, so it is not the members' factors' mean).
         func layer(_ f: JobFolder) throws -> [Float] {
             let h = try H5File.open(f.artifacts.appendingPathComponent("result.h5ad").path, probe: false)
-            return try h.root.group("layers").group("imputed").dataset("data").readFloats()
+            let factor = try #require(try Self.metrics(f)["query_scale_factor"]?.doubleValue)
+            return try h.root.group("layers").group("imputed").dataset("data").readFloats().map { $0 / Float(factor) }
         }
         let e = try layer(ensemble), a = try layer(first), b = try layer(second)
         #expect(e.count == a.count && a.count == b.count && !e.isEmpty)
@@ -196,5 +205,26 @@ import Tensor
         let ctx = WorkflowContext(folder: f, spec: try f.readSpec(), parameters: try spec.resolve(parameters: [:]),
                                   events: try JobEventWriter(folder: f), cancelled: { false })
         #expect(try ImputeWorkflow.settings(ctx) == ImputationSettings())
+    }
+
+    /// The query-scale factor is the median measured/predicted ratio of the panel genes (checked by hand), and the
+    /// written layer is the reference-scale prediction times it. (On the osmFISH pair it brought held-out genes
+    /// closer to their measured levels, median |log ratio| 6.31 → 4.27; on this simulated pair it does not, so no
+    /// direction is asserted here: see the README.)
+    @Test func imputedGenesAreOnTheQueryScale() throws {
+        #expect(abs(QueryScale.factor(observed: [10, 40, 0, 9], predicted: [20, 20, 5, 90]) - 0.5) < 1e-12)   // ratios 0.5, 2, —, 0.1
+        #expect(QueryScale.factor(observed: [0], predicted: [1]) == 1)
+        let truth = Matrix(rows: 2, cols: 2, data: [1, 10, 3, 30]), pred = Matrix(rows: 2, cols: 2, data: [4, 20, 12, 60])
+        #expect(abs(QueryScale.medianAbsLogRatio(prediction: pred, truth: truth) - (log(4.0) + log(2.0)) / 2) < 1e-9)
+        let inp = try Self.inputs()
+        defer { try? FileManager.default.removeItem(at: inp.dir) }
+        let f = try Self.job(inp, ["mode": .string("evaluation")])
+        #expect(try Self.run(f).status == .succeeded)
+        let m = try Self.metrics(f)
+        guard let after = m["scale_error"]?.doubleValue, let before = m["reference_scale_scale_error"]?.doubleValue,
+              let factor = m["query_scale_factor"]?.doubleValue else { Issue.record("scale metrics missing: \(m.keys.sorted())"); return }
+        #expect(factor > 0 && after.isFinite && before.isFinite, "scale error \(before) → \(after), factor \(factor)")
+        // Pearson on log1p values changes with the factor; the reference-scale scores are reported beside.
+        #expect(m["reference_scale_pearson_mean"] != nil && m["pearson_mean"] != nil)
     }
 }

@@ -137,8 +137,12 @@ public enum AnnotateWorkflow: WorkflowImplementation {
                                             classes: labels.classes.count, choice: s.choice, k: s.k, minConfidence: s.minConfidence)
         var queryOutcome: LabelTransfer.Outcome?
         if let qe = queryEmbeddings {
+            // The method validation chose, or (a query without coordinates cannot use the niche) the best-validated
+            // one the query has features for.
+            let ranked = [outcome.method] + outcome.validationMacroF1.sorted { $0.value > $1.value }.map(\.key)
+            let usable = ranked.first { $0.features(qe) != nil } ?? .knnLatent
             queryOutcome = try LabelTransfer.run(reference: ref, codes: labels.codes, train: train + valRows, validation: [], query: qe,
-                                                 classes: labels.classes.count, methods: [outcome.method],
+                                                 classes: labels.classes.count, methods: [usable],
                                                  k: s.k, minConfidence: s.minConfidence)
         }
         context.emit(JobEvent(kind: .progress, phase: "classify", step: 1, total: 1))

@@ -72,8 +72,11 @@ public enum LabelTransfer {
                            classes: Int, methods: [Method], k: Int = 15, minConfidence: Double = 0.5) throws -> Outcome {
         // Methods whose features both sides have (the niche needs coordinates on both).
         let candidates = methods.filter { $0.features(reference) != nil && $0.features(query) != nil }
-        precondition(!candidates.isEmpty, "at least one usable method")
+        guard !candidates.isEmpty else {
+            throw WorkflowError.invalidParameter(name: "classifier", message: "none of \(methods.map(\.rawValue).joined(separator: ", ")) can run on these cells (the niche needs coordinates on both sides); use classifier=auto")
+        }
         func fitPredict(_ m: Method, _ rows: [Int], _ x: Matrix) throws -> ClassPrediction {
+            precondition(!rows.isEmpty, "training rows")
             let y = rows.map { Int(codes[$0]) }
             let z = Self.rows(m.features(reference)!, rows)
             if m.isKNN { return try KNNClassifier(k: min(k, rows.count)).predict(train: z, labels: y, classes: classes, query: x) }

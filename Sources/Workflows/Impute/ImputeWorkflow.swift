@@ -13,7 +13,8 @@ import Tensor
 ///   scored the same way and reported as `baseline_*`.
 /// - production: predicts every reference gene the panel lacks, or the `genes` list; no truth.
 ///
-/// Writes `artifacts/result.h5ad` (the query as given; `layers['imputed']` over the predicted genes, listed in
+/// Writes `artifacts/imputed.h5ad` (X = the imputed genes on the query's scale, with the query's obs, coordinates
+/// and images: what `sc.pl.spatial(color=gene)` plots), `artifacts/result.h5ad` (the query as given; `layers['imputed']` over the predicted genes, listed in
 /// `uns['imputed_genes']`, genes absent from the panel appended to var as not measured; per-gene scores in
 /// `uns['imputation']` in evaluation) and `artifacts/metrics.json`. Checkpoints every `checkpoint_every` steps;
 /// a rerun resumes from the last. With `ensemble` N, N models are fine-tuned one after the other from the
@@ -78,6 +79,7 @@ public enum ImputeWorkflow: WorkflowImplementation {
         var lastLoss = Double.nan          // the last member's final loss with an ensemble
         var predicted: (values: Matrix, panelLibrary: [Double])?
         var memberPredictions: [Matrix] = []   // for the per-gene agreement of the ensemble
+        var panelPredicted: [Double] = [], panelObserved: [Double] = []   // for the query-scale calibration
         var parameters = 0, vocabularySize = 0
         // One model per ensemble member, each from its own seed with its own checkpoints; a member whose last
         // checkpoint is at the final step is only reloaded, so a resumed job picks up where it stopped.
@@ -123,6 +125,16 @@ public enum ImputeWorkflow: WorkflowImplementation {
             try context.checkCancelled()
             let p = try imputer.predict(vocabulary: targetVocab.map { $0! })
             memberPredictions.append(p.values)
+            // The visible panel genes as the model predicts them (same rescaling), against their measured totals.
+            let panelPrediction = QueryScale.columnSums(try imputer.predict(vocabulary: imputer.panel.map(Int.init)).values)
+            panelPredicted = panelPredicted.isEmpty ? panelPrediction : zip(panelPredicted, panelPrediction).map { $0 + $1 }
+            if panelObserved.isEmpty {
+                let columns = DatasetSequences.align(plan.visibleQuery, to: imputer.vocabulary)
+                var observed = [Double](repeating: 0, count: plan.visibleQuery.geneCount)
+                let q = plan.visibleQuery.counts
+                for z in 0..<q.values.count { observed[Int(q.indices[z])] += Double(q.values[z]) }
+                panelObserved = imputer.panel.map { g in columns[Int(g)].map { observed[$0] } ?? 0 }
+            }
             if var sum = predicted {
                 for j in 0..<sum.values.data.count { sum.values.data[j] += p.values.data[j] }
                 predicted = sum
@@ -139,13 +151,18 @@ public enum ImputeWorkflow: WorkflowImplementation {
         // The members' mean (each already rescaled to the cell's panel library, which they share).
         var prediction = predicted!
         if settings.ensemble > 1 { for j in 0..<prediction.values.data.count { prediction.values.data[j] /= Float(settings.ensemble) } }
+        // Onto the query's scale: the median measured/predicted ratio of the visible panel genes (QueryScale).
+        let referenceScale = prediction.values
+        let scaleFactor = QueryScale.factor(observed: panelObserved, predicted: panelPredicted.map { $0 / Double(settings.ensemble) })
+        for j in 0..<prediction.values.data.count { prediction.values.data[j] *= Float(scaleFactor) }
         context.emit(JobEvent(kind: .progress, phase: "impute", step: 1, total: 1))
         lap("impute")
 
         var metrics: [String: Double] = ["steps": Double(settings.steps), "targets": Double(plan.targetGenes.count),
                                          "query_cells": Double(query.cellCount), "reference_cells": Double(reference.cellCount),
                                          "vocabulary": Double(vocabularySize), "final_loss": lastLoss,
-                                         "parameters": Double(parameters), "ensemble": Double(settings.ensemble)]
+                                         "parameters": Double(parameters), "ensemble": Double(settings.ensemble),
+                                         "query_scale_factor": scaleFactor]
         var details: [String: JSONValue] = ["genes": .array(plan.targetGenes.map { .string($0) })]
         var uns: [(name: String, value: H5ADExtras.UnsValue)] = []
         let library = plan.visibleQuery.counts.rowSums()
@@ -163,6 +180,13 @@ public enum ImputeWorkflow: WorkflowImplementation {
                                                                                       targetReferenceColumns: plan.targetReferenceColumns),
                                                truthLibrary: library, predictionLibrary: library)
             metrics.merge(ours.metrics()) { $1 }
+            // The same prediction before the query-scale calibration, and how far each is from the measured gene
+            // levels (median |log(mean predicted / mean measured)| over the held-out genes).
+            let before = ImputationMetrics.score(genes: plan.targetGenes, truth: truth, prediction: referenceScale,
+                                                 truthLibrary: library, predictionLibrary: library)
+            metrics.merge(before.metrics(prefix: "reference_scale_")) { $1 }
+            metrics["scale_error"] = QueryScale.medianAbsLogRatio(prediction: prediction.values, truth: truth)
+            metrics["reference_scale_scale_error"] = QueryScale.medianAbsLogRatio(prediction: referenceScale, truth: truth)
             // Does the confidence rank genes as their scores do? (Spearman over the held-out genes.)
             metrics["confidence_vs_pearson_spearman"] = EnsembleAgreement.spearman(agreement, ours.genes.map { $0.pearson ?? .nan })
             metrics.merge(base.metrics(prefix: "baseline_")) { $1 }
@@ -185,7 +209,8 @@ public enum ImputeWorkflow: WorkflowImplementation {
         context.emit(JobEvent(kind: .progress, phase: "write", step: 0, total: 1))
         var extras = H5ADExtras()
         extras.layers = [.init(name: "imputed", genes: plan.targetGenes, values: prediction.values)]
-        uns.append(("imputed_scale", .string("counts at each query cell's depth: the model's expression profile rescaled per cell (rescale=cell; global with rescale=global) so that its panel genes sum to the cell's observed panel counts. A gene's level relative to the panel follows the reference, so a gene captured less efficiently on the query platform than in the reference reads higher than it would be measured; compare imputed genes within a gene, or on log1p(1e4 * value / panel library), the scale the scores use.")))
+        uns.append(("imputed_scale", .string("the query's scale: counts at each query cell's depth (the model's profile rescaled per cell so its panel genes sum to the cell's observed panel counts; rescale=global: one factor for all cells), then multiplied by imputed_scale_factor, the median over the visible panel genes of measured / predicted totals, which carries the query platform's typical per-gene capture relative to the reference to the imputed genes. Divide by imputed_scale_factor for the reference's relative levels.")))
+        uns.append(("imputed_scale_factor", .number(scaleFactor)))
         uns.append(("imputed_confidence", .numbers(agreement.map { $0.isFinite ? $0 : -1 })))
         uns.append(("imputed_confidence_meaning", .string(settings.ensemble > 1
             ? "per gene of uns['imputed_genes']: mean Pearson across cells between the \(settings.ensemble) ensemble members' predictions (log1p of library-normalised values); near 1 the data determine the gene, near 0 it is seed noise; -1 = undefined"
@@ -197,6 +222,20 @@ public enum ImputeWorkflow: WorkflowImplementation {
         let out = try context.artifactURL("result.h5ad")
         try H5ADWriter.write(query, to: out.path, extras: extras)
         context.emitArtifact("result.h5ad", kind: "h5ad")
+        // The imputed genes as an AnnData of their own: X = the imputed values (query scale), with the query's
+        // cells, obs, coordinates and images, so sc.pl.spatial(adata, color=gene) plots them directly (in
+        // result.h5ad, X keeps the measured counts only and the imputed genes read as 0 there).
+        var imputed = query
+        imputed.counts = CSRMatrix(dense: prediction.values)
+        imputed.geneIDs = plan.targetGenes; imputed.geneSymbols = plan.targetGenes
+        imputed.measured = [Bool](repeating: true, count: plan.targetGenes.count)
+        imputed.vars = ObsTable()
+        imputed.vars["imputed"] = .bool([Bool](repeating: true, count: plan.targetGenes.count))
+        var imputedExtras = H5ADExtras()
+        imputedExtras.tessera = extras.tessera
+        imputedExtras.uns = uns.filter { $0.name.hasPrefix("imputed_") } + [("imputed_genes", .strings(plan.targetGenes))]
+        try H5ADWriter.write(imputed, to: try context.artifactURL("imputed.h5ad").path, extras: imputedExtras)
+        context.emitArtifact("imputed.h5ad", kind: "h5ad")
         context.emit(JobEvent(kind: .progress, phase: "write", step: 1, total: 1))
         lap("write")
         metrics["seconds_write"] = seconds["seconds_write"]

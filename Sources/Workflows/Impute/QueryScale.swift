@@ -1,0 +1,35 @@
+import Foundation
+import Tensor
+
+/// Puts imputed genes on the query's own scale. The model's prediction, rescaled per cell to the cell's panel
+/// library, keeps each gene's level relative to the panel as the reference has it; platforms differ per gene
+/// in capture (osmFISH's Gad2 reads ~16× lower than the model predicts from the Allen reference). The panel
+/// genes, measured on the query, show how the query platform relates to the model's prediction: for each visible
+/// panel gene the ratio of its measured to its predicted total over the query's cells. Their median (in log
+/// space, so one gene's extreme capture does not dominate) is the calibration factor applied to every imputed
+/// gene. It uses panel genes only, so in evaluation the held-out genes' counts never enter it.
+public enum QueryScale {
+    /// exp(median over genes of log(observed / predicted)), over genes with both totals above 0; 1 without any.
+    public static func factor(observed: [Double], predicted: [Double]) -> Double {
+        let logs = zip(observed, predicted).compactMap { o, p -> Double? in o > 0 && p > 0 ? Foundation.log(o / p) : nil }.sorted()
+        guard !logs.isEmpty else { return 1 }
+        let m = logs.count % 2 == 1 ? logs[logs.count / 2] : (logs[logs.count / 2 - 1] + logs[logs.count / 2]) / 2
+        return Foundation.exp(m)
+    }
+
+    /// Column sums of a cells × genes matrix.
+    public static func columnSums(_ m: Matrix) -> [Double] {
+        var s = [Double](repeating: 0, count: m.cols)
+        for i in 0..<m.rows { for j in 0..<m.cols { s[j] += Double(m.data[i * m.cols + j]) } }
+        return s
+    }
+
+    /// How far predicted gene levels are from measured ones: the median over genes (with both means above 0) of
+    /// |log(mean predicted / mean measured)|. 0 = every gene on the query's scale; log(16) ≈ 2.8 = 16× off.
+    public static func medianAbsLogRatio(prediction: Matrix, truth: Matrix) -> Double {
+        let p = columnSums(prediction), t = columnSums(truth)
+        let r = zip(p, t).compactMap { a, b -> Double? in a > 0 && b > 0 ? abs(Foundation.log(a / b)) : nil }.sorted()
+        guard !r.isEmpty else { return .nan }
+        return r.count % 2 == 1 ? r[r.count / 2] : (r[r.count / 2 - 1] + r[r.count / 2]) / 2
+    }
+}
