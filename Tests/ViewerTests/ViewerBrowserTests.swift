@@ -50,10 +50,13 @@ import Testing
         return (so, se)
     }
 
+    /// Chromium's profile for this test process (removed at the end of the test).
+    static let profile = NSTemporaryDirectory() + "tessera-chromium-\(getpid())"
+
     /// A page loaded to completion: its DOM, and the browser's console lines.
     static func page(_ chromium: String, _ url: String, screenshot: String? = nil) throws -> (dom: String, console: [String]) {
         var args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,900",
-                    "--virtual-time-budget=20000", "--enable-logging=stderr", "--v=0", "--user-data-dir=" + NSTemporaryDirectory() + "tessera-chromium-\(getpid())"]
+                    "--virtual-time-budget=20000", "--enable-logging=stderr", "--v=0", "--user-data-dir=" + profile]
         args.append(screenshot.map { "--screenshot=" + $0 } ?? "--dump-dom")
         args.append(url)
         let r = try run(chromium, args, timeout: 90)
@@ -80,7 +83,7 @@ import Testing
         let chrome = Self.chromium()!
         let tessera = try Self.binary("tessera"), tesserad = try Self.binary("tesserad")
         let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("viewer-test-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { try? FileManager.default.removeItem(at: dir); try? FileManager.default.removeItem(atPath: Self.profile) }
         try Self.run(tessera, ["simulate", "--cells", "1500", "--genes", "120", "--fovs", "2", "--seed", "3", "--out", dir.appendingPathComponent("sim").path])
 
         // A real daemon on a free port, with a token.
