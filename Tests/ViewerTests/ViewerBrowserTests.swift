@@ -140,6 +140,14 @@ import Testing
             #expect(map.dom.contains(row), "legend row \(row) missing")
         }
 
+        // A hidden category (what a click on its legend row does, here from the URL): struck out in the legend,
+        // fewer pixels drawn in the same view.
+        let hidden = try Self.page(chrome, "\(base)/map.html?src=jobs/\(job)&p1=spatial:color:leiden&h1=0&z=1&x=900.0&y=500.0\(hash)")
+        #expect(hidden.dom.contains("class=\"row off\" data-code=\"0\""))
+        let paintedHidden = Int(Self.attribute(hidden.dom, id: "panel0", "data-painted") ?? "") ?? 0
+        #expect(paintedHidden > 0 && paintedHidden < painted0, "hiding cluster 0: \(paintedHidden) of \(painted0) pixels")
+        #expect(Self.bodyAttribute(hidden.dom, "data-state")?.contains("h1=0") == true)
+
         // Colouring by a gene changes the pixels.
         let gene = try Self.run("/usr/bin/curl", ["-sf", "-H", "Authorization: Bearer \(Self.token)", "\(base)/api/maps/jobs/\(job)/keys"]).out
         let genes = ((try JSONSerialization.jsonObject(with: Data(gene.utf8)) as? [String: Any])?["genes"] as? [String]) ?? []
@@ -162,7 +170,7 @@ import Testing
         #expect(Self.bodyAttribute(oneFOV.dom, "data-state")?.contains("fov=\(fovs[0])") == true)
 
         // No JavaScript error or failed request reached the console.
-        for line in proj.console + map.console + byGene.console + oneFOV.console {
+        for line in proj.console + map.console + byGene.console + oneFOV.console + hidden.console {
             #expect(!(line.contains("Uncaught") || line.contains("Failed to load") || line.lowercased().contains("error")), "console: \(line)")
         }
 
