@@ -60,7 +60,7 @@ let package = Package(
         .testTarget(name: "CellLMTests", dependencies: ["CellLM", "Tensor", "Workflows", "SpatialData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "Tensor", "SpatialData"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StoreTests", dependencies: ["Store"]),
-        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "CellLM", "SpatialData", "Analysis", "Tensor"]),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "CellLM", "SpatialData", "Analysis", "Tensor", "Render"]),
         .testTarget(name: "DaemonTests", dependencies: [
             "Daemon", "Store", "Workflows", "SpatialData", "CellLM",
             .product(name: "Hummingbird", package: "hummingbird"),

@@ -50,10 +50,13 @@ import Testing
         return (so, se)
     }
 
+    /// Chromium's profile for this test process (removed at the end of the test).
+    static let profile = NSTemporaryDirectory() + "tessera-chromium-\(getpid())"
+
     /// A page loaded to completion: its DOM, and the browser's console lines.
     static func page(_ chromium: String, _ url: String, screenshot: String? = nil) throws -> (dom: String, console: [String]) {
         var args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,900",
-                    "--virtual-time-budget=20000", "--enable-logging=stderr", "--v=0", "--user-data-dir=" + NSTemporaryDirectory() + "tessera-chromium-\(getpid())"]
+                    "--virtual-time-budget=20000", "--enable-logging=stderr", "--v=0", "--user-data-dir=" + profile]
         args.append(screenshot.map { "--screenshot=" + $0 } ?? "--dump-dom")
         args.append(url)
         let r = try run(chromium, args, timeout: 90)
@@ -80,7 +83,7 @@ import Testing
         let chrome = Self.chromium()!
         let tessera = try Self.binary("tessera"), tesserad = try Self.binary("tesserad")
         let dir = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("viewer-test-\(UUID().uuidString.prefix(8))")
-        defer { try? FileManager.default.removeItem(at: dir) }
+        defer { try? FileManager.default.removeItem(at: dir); try? FileManager.default.removeItem(atPath: Self.profile) }
         try Self.run(tessera, ["simulate", "--cells", "1500", "--genes", "120", "--fovs", "2", "--seed", "3", "--out", dir.appendingPathComponent("sim").path])
 
         // A real daemon on a free port, with a token.
@@ -138,6 +141,14 @@ import Testing
             #expect(map.dom.contains(row), "legend row \(row) missing")
         }
 
+        // A hidden category (what a click on its legend row does, here from the URL): struck out in the legend,
+        // fewer pixels drawn in the same view.
+        let hidden = try Self.page(chrome, "\(base)/map.html?src=jobs/\(job)&p1=spatial:color:leiden&h1=0&z=1&x=900.0&y=500.0\(hash)")
+        #expect(hidden.dom.contains("class=\"row off\" data-code=\"0\""))
+        let paintedHidden = Int(Self.attribute(hidden.dom, id: "panel0", "data-painted") ?? "") ?? 0
+        #expect(paintedHidden > 0 && paintedHidden < painted0, "hiding cluster 0: \(paintedHidden) of \(painted0) pixels")
+        #expect(Self.bodyAttribute(hidden.dom, "data-state")?.contains("h1=0") == true)
+
         // Colouring by a gene changes the pixels.
         let gene = try Self.run("/usr/bin/curl", ["-sf", "-H", "Authorization: Bearer \(Self.token)", "\(base)/api/maps/jobs/\(job)/keys"]).out
         let genes = ((try JSONSerialization.jsonObject(with: Data(gene.utf8)) as? [String: Any])?["genes"] as? [String]) ?? []
@@ -160,7 +171,7 @@ import Testing
         #expect(Self.bodyAttribute(oneFOV.dom, "data-state")?.contains("fov=\(fovs[0])") == true)
 
         // No JavaScript error or failed request reached the console.
-        for line in proj.console + map.console + byGene.console + oneFOV.console {
+        for line in proj.console + map.console + byGene.console + oneFOV.console + hidden.console {
             #expect(!(line.contains("Uncaught") || line.contains("Failed to load") || line.lowercased().contains("error")), "console: \(line)")
         }
 
