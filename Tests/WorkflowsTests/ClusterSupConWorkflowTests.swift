@@ -29,7 +29,7 @@ import Tensor
         var p: [String: JSONValue] = ["label_column": .string("label"), "preset": .string("tiny"), "pretrain_steps": .number(10),
                                       "steps": .number(10), "cells_per_step": .number(128), "resolution_step": .number(0.3)]
         p.merge(parameters) { $1 }
-        try f.create(spec: .init(jobID: "sc", workflow: "cluster-supcon", version: "1", parameters: p, inputs: ["data": input.path], seed: 3))
+        try f.create(spec: .init(jobID: "sc", workflow: "cluster-supcon", version: "2", parameters: p, inputs: ["data": input.path], seed: 3))
         return f
     }
 
