@@ -121,8 +121,8 @@ import Testing
         #expect(proj.dom.contains("cluster-supcon") && proj.dom.contains("succeeded"))
         #expect(!proj.dom.contains("id=\"errors\""))
 
-        // The map view: tissue by leiden beside the UMAP, at a given zoom and centre.
-        let state = "src=jobs/\(job)&p1=spatial:color:leiden&p2=X_umap:color:leiden&z=1&x=900.0&y=500.0"
+        // The map view: tissue by k-means clusters (k = the class count, so never one cluster) beside the UMAP, at a given zoom and centre.
+        let state = "src=jobs/\(job)&p1=spatial:color:kmeans&p2=X_umap:color:kmeans&z=1&x=900.0&y=500.0"
         let map = try Self.page(chrome, "\(base)/map.html?\(state)\(hash)")
         #expect(!map.dom.contains("id=\"errors\""), "page error: \(map.dom.components(separatedBy: "id=\"errors\"").dropFirst().first?.prefix(300) ?? "")")
         #expect(Self.bodyAttribute(map.dom, "data-ready") == "1")
@@ -133,7 +133,7 @@ import Testing
         #expect(painted1 > 2_000, "UMAP panel painted \(painted1) pixels")
         #expect(Self.attribute(map.dom, id: "panel0", "data-scale")?.contains("µm") == true)
         // The legend lists every cluster with the count the API reports.
-        let legend = try Self.run("/usr/bin/curl", ["-sf", "-H", "Authorization: Bearer \(Self.token)", "\(base)/api/maps/jobs/\(job)/legend?color=leiden"]).out
+        let legend = try Self.run("/usr/bin/curl", ["-sf", "-H", "Authorization: Bearer \(Self.token)", "\(base)/api/maps/jobs/\(job)/legend?color=kmeans"]).out
         let cats = (((try JSONSerialization.jsonObject(with: Data(legend.utf8)) as? [String: Any])?["legend"] as? [String: Any])?["categories"] as? [[String: Any]]) ?? []
         #expect(cats.count >= 2)
         for c in cats {
@@ -143,7 +143,7 @@ import Testing
 
         // A hidden category (what a click on its legend row does, here from the URL): struck out in the legend,
         // fewer pixels drawn in the same view.
-        let hidden = try Self.page(chrome, "\(base)/map.html?src=jobs/\(job)&p1=spatial:color:leiden&h1=0&z=1&x=900.0&y=500.0\(hash)")
+        let hidden = try Self.page(chrome, "\(base)/map.html?src=jobs/\(job)&p1=spatial:color:kmeans&h1=0&z=1&x=900.0&y=500.0\(hash)")
         #expect(hidden.dom.contains("class=\"row off\" data-code=\"0\""))
         let paintedHidden = Int(Self.attribute(hidden.dom, id: "panel0", "data-painted") ?? "") ?? 0
         #expect(paintedHidden > 0 && paintedHidden < painted0, "hiding cluster 0: \(paintedHidden) of \(painted0) pixels")
@@ -163,7 +163,7 @@ import Testing
         // One FOV of the two: a map of its cells only (framed to it), and the FOV stays in the URL.
         let fovs = ((try JSONSerialization.jsonObject(with: Data(gene.utf8)) as? [String: Any])?["fovs"] as? [String]) ?? []
         #expect(fovs.count == 2)
-        let oneFOV = try Self.page(chrome, "\(base)/map.html?src=jobs/\(job)&p1=spatial:color:leiden&fov=\(fovs[0])\(hash)")
+        let oneFOV = try Self.page(chrome, "\(base)/map.html?src=jobs/\(job)&p1=spatial:color:kmeans&fov=\(fovs[0])\(hash)")
         let paintedFOV = Int(Self.attribute(oneFOV.dom, id: "panel0", "data-painted") ?? "") ?? 0
         #expect(paintedFOV > 2_000, "one FOV painted \(paintedFOV)")
         let cellsShown = oneFOV.dom.components(separatedBy: "</b> · ").dropFirst().first.flatMap { Int($0.prefix { $0.isNumber }) } ?? 0

@@ -39,7 +39,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: f.url) }
         let exit = try T.run(f)
         #expect(exit.status == .succeeded, "\(exit.reason)")
-        try Self.checkMap(f, cells: 1200, columns: ["leiden", "leiden_best", "kmeans", "supcon_heldout"])
+        try Self.checkMap(f, cells: 1200, columns: ["leiden", "leiden_best_incl_training", "kmeans", "supcon_heldout"])
     }
 
     @Test func embedStoresUMAPAndAMap() throws {
