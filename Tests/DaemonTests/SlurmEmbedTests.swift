@@ -7,8 +7,10 @@ import Workflows
 /// The real `tesserad` with a "slurm" section in its tesserad.json, on the real test cluster: an embed job
 /// submitted with `"executor": "slurm"` runs `tesserad work` under Slurm and gives the same embedding as the
 /// same job on the local executor, bit for bit; the job records its Slurm id and the states Slurm reported.
-@Suite(.serialized, .enabled(if: SlurmTestCluster.available, Comment(rawValue: SlurmTestCluster.unavailableReason ?? "")))
-struct SlurmEmbedTests {
+/// The daemon is killed with SIGKILL right after the submissions and restarted: both jobs are reconciled
+/// and finish, and Slurm ran the embed job once.
+/// In the same serialized suite as the other cluster tests: one of them stops slurmctld for a while.
+extension SlurmExecutorTests {
     static func waitTerminal(_ d: CrashRecoveryTests.Daemon, _ id: String, seconds: Double) throws -> [String: Any] {
         let end = Date().addingTimeInterval(seconds)
         while Date() < end {
@@ -47,10 +49,21 @@ struct SlurmEmbedTests {
             let sub = try daemon.request("POST", "/api/jobs", body: #"{"project": "s", "workflow": "embed", "executor": "\#(executor)", "inputs": {"data": "tissue"}, "parameters": {"checkpoint": "job:\#(preID)"}}"#)
             ids[executor] = try #require((sub["job"] as? [String: Any])?["id"] as? String)
         }
+        // Wait until Slurm has the job, then kill the daemon and start it again.
+        let end = Date().addingTimeInterval(30)
+        while SlurmTestCluster.jobs(named: "tessera-\(ids["slurm"]!)").isEmpty && Date() < end { Thread.sleep(forTimeInterval: 0.1) }
+        daemon.kill9()
+        try daemon.start()
         for (executor, id) in ids {
             let j = try Self.waitTerminal(daemon, id, seconds: 180)
             #expect(j["state"] as? String == "succeeded", "\(executor) embed: \(j["exitReason"] ?? "")")
         }
+        let api = try daemon.request("GET", "/api/jobs/\(ids["slurm"]!)")
+        #expect(api["executor"] as? String == "slurm" && Int(api["externalId"] as? String ?? "") != nil)
+        // What Slurm reported (RUNNING, or only COMPLETED when the job ended while the daemon was down).
+        #expect(!((api["executorStates"] as? [[String: Any]]) ?? []).isEmpty)
+        let listed = (try daemon.request("GET", "/api/jobs?limit=10")["jobs"] as? [[String: Any]]) ?? []
+        #expect(listed.first { $0["id"] as? String == ids["slurm"] }?["executor"] as? String == "slurm")
         daemon.stop()
         let local = try Self.embedding("\(root)/jobs/\(ids["local"]!)/artifacts/result.h5ad")
         let slurm = try Self.embedding("\(root)/jobs/\(ids["slurm"]!)/artifacts/result.h5ad")
@@ -60,7 +73,7 @@ struct SlurmEmbedTests {
         let store = try ProjectStore(path: root + "/tessera.sqlite")
         let job = try store.job(ids["slurm"]!)
         #expect(job.executor == "slurm" && Int(job.externalId ?? "") != nil)
-        #expect(try store.executorStates(job: job.id).map(\.state).contains("RUNNING"))
+        #expect(try !store.executorStates(job: job.id).isEmpty)
         #expect(try store.job(ids["local"]!).executor == "local")
         #expect(SlurmTestCluster.jobs(named: "tessera-\(job.id)").map(\.id) == [job.externalId!])
     }

@@ -52,8 +52,14 @@ enum SlurmTestCluster {
     }
 
     /// Slurm jobs (any state) carrying a name, as squeue lists them.
+    /// Asked again (up to 10 times) while squeue fails: an empty answer must mean "no such job".
     static func jobs(named name: String) -> [SlurmQueueEntry] {
-        SlurmQueueEntry.parse(shell("/usr/bin/squeue", ["-h", "-a", "-t", "all", "-n", name, "-o", SlurmQueueEntry.format]).output)
+        for _ in 0..<10 {
+            let r = shell("/usr/bin/squeue", ["-h", "-a", "-t", "all", "-n", name, "-o", SlurmQueueEntry.format])
+            if r.status == 0 { return SlurmQueueEntry.parse(r.output) }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        return []
     }
 
     // MARK: the controller, for fault tests
