@@ -45,18 +45,23 @@ public final class JobQueue: @unchecked Sendable {
         var out: [String: ExecutorObservation] = [:]
         for (name, group) in Dictionary(grouping: jobs, by: \.executor) {
             guard let ex = executors[name], !isResting(name, now: now) else { continue }
-            do { out.merge(try ex.observe(group.map(executorJob))) { $1 } } catch { rest(name, now: now, why: "\(error)") }
+            do { out.merge(try ex.observe(group.map(executorJob))) { $1 }; restingFor[name] = nil } catch { rest(name, now: now, why: "\(error)") }
         }
         return out
     }
 
-    /// Seconds an executor that could not be reached is left alone: a controller that is down makes every
-    /// `sbatch` and `squeue` wait about 9 s, and the scheduler (and a cancel waiting for it) should not.
+    /// Seconds an executor that could not be reached is first left alone, doubling while it stays
+    /// unreachable up to `unreachableBackoffMax`: a stopped slurmctld makes every `sbatch` and `squeue` wait
+    /// about 9 s, and the scheduler (and a cancel waiting for it) should not wait that long each round.
     public var unreachableBackoff: TimeInterval = 10
+    public var unreachableBackoffMax: TimeInterval = 60
     private var restingUntil: [String: Date] = [:]
+    private var restingFor: [String: TimeInterval] = [:]
     private var restingWhy: [String: String] = [:]
     func rest(_ executor: String, now: Date, why: String) {
-        restingUntil[executor] = now.addingTimeInterval(unreachableBackoff); restingWhy[executor] = why
+        let pause = min(unreachableBackoffMax, restingFor[executor].map { $0 * 2 } ?? unreachableBackoff)
+        restingFor[executor] = pause
+        restingUntil[executor] = now.addingTimeInterval(pause); restingWhy[executor] = why
     }
     func isResting(_ executor: String, now: Date) -> Bool { (restingUntil[executor] ?? .distantPast) > now }
 
@@ -162,6 +167,7 @@ public final class JobQueue: @unchecked Sendable {
             try? FileManager.default.removeItem(at: f.workerPIDURL)
             try? FileManager.default.removeItem(at: f.cancelRequestURL)
             let id = try ex.submit(ej, resources: try resources(job.id))
+            restingFor[ex.name] = nil
             let what = ex === executor ? "worker \(WorkerProcess(id)?.pid ?? 0) started" : "submitted to \(ex.name) as job \(id)"
             try store.transition(job: job.id, to: .running, reason: "\(what) (attempt \(job.attempts + 1))", now: now) {
                 $0.externalId = id
