@@ -77,4 +77,45 @@ extension SlurmExecutorTests {
         #expect(try store.job(ids["local"]!).executor == "local")
         #expect(SlurmTestCluster.jobs(named: "tessera-\(job.id)").map(\.id) == [job.externalId!])
     }
+
+    /// A 3-FOV embed as a Slurm job array of 3 tasks (3 cpus each, so one task fits a 4-cpu node and the tasks
+    /// spread over both nodes) plus a gather under afterok: the same embedding as the local run, bit for bit.
+    @Test func embedArrayOverTwoNodesEqualsLocal() throws {
+        let exe = try CrashRecoveryTests.binary()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-slurm-array-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil)
+        try Data(#"{"slurm": {"slurmConf": "\#(SlurmTestCluster.conf)"}}"#.utf8).write(to: URL(fileURLWithPath: root + "/tesserad.json"))
+        var c = SimulationConfig.tiny
+        c.cells = 600; c.referenceCells = 100; c.fovs = 3
+        try H5ADWriter.write(TissueSimulator.simulate(c).spatial, to: root + "/tissue.h5ad")
+
+        let daemon = CrashRecoveryTests.Daemon(exe: exe, root: root, port: 31_000 + Int(getpid() % 10_000))
+        try daemon.start()
+        defer { daemon.stop() }
+        try daemon.request("POST", "/api/projects", body: #"{"name": "s"}"#)
+        try daemon.request("POST", "/api/projects/s/datasets", body: #"{"path": "\#(root)/tissue.h5ad", "name": "tissue"}"#)
+        let pre = try daemon.request("POST", "/api/jobs", body: #"{"project": "s", "workflow": "pretrain", "inputs": {"spatial": "tissue"}, "parameters": {"preset": "tiny", "steps": 20}}"#)
+        let preID = try #require((pre["job"] as? [String: Any])?["id"] as? String)
+        #expect(try Self.waitTerminal(daemon, preID, seconds: 120)["state"] as? String == "succeeded")
+        var ids: [String: String] = [:]
+        for (key, extra) in [("local", #""executor": "local""#), ("array", #""executor": "slurm", "resources": {"arrayTasks": 3, "cpus": 3}"#)] {
+            let sub = try daemon.request("POST", "/api/jobs", body: #"{"project": "s", "workflow": "embed", \#(extra), "inputs": {"data": "tissue"}, "parameters": {"checkpoint": "job:\#(preID)"}}"#)
+            ids[key] = try #require((sub["job"] as? [String: Any])?["id"] as? String)
+        }
+        for (key, id) in ids {
+            let j = try Self.waitTerminal(daemon, id, seconds: 240)
+            #expect(j["state"] as? String == "succeeded", "\(key) embed: \(j["exitReason"] ?? "")")
+        }
+        daemon.stop()
+        let local = try Self.embedding("\(root)/jobs/\(ids["local"]!)/artifacts/result.h5ad")
+        let array = try Self.embedding("\(root)/jobs/\(ids["array"]!)/artifacts/result.h5ad")
+        #expect(!local.isEmpty && local.map(\.bitPattern) == array.map(\.bitPattern), "the gathered embedding equals the local one bit for bit")
+        let name = "tessera-\(ids["array"]!)"
+        let tasks = SlurmTestCluster.shell("/usr/bin/squeue", ["-h", "-a", "-r", "-t", "all", "-n", name + "-part", "-o", "%K|%T|%N"]).output
+            .split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
+        #expect(Set(tasks.map { $0[0] }) == ["0", "1", "2"] && tasks.allSatisfy { $0[1] == "COMPLETED" }, "\(tasks)")
+        #expect(Set(tasks.map { $0[2] }) == ["c1", "c2"], "the array spread over both nodes: \(tasks)")
+        #expect(SlurmTestCluster.jobs(named: name).count == 1, "one gather job")
+    }
 }
