@@ -40,7 +40,7 @@ enum EmbedFanOut {
         func i64(_ v: Int) { withUnsafeBytes(of: Int64(v).littleEndian) { d.append(contentsOf: $0) } }
         i64(rows.count); i64(x.cols); i64(sequences)
         rows.forEach(i64)
-        x.data.withUnsafeBufferPointer { d.append(UnsafeBufferPointer(start: UnsafeRawPointer($0.baseAddress!).assumingMemoryBound(to: UInt8.self), count: $0.count * 4)) }
+        x.data.withUnsafeBytes { d.append(contentsOf: $0) }
         try d.write(to: url, options: .atomic)
     }
 
@@ -67,6 +67,10 @@ enum EmbedPartWorkflow: WorkflowImplementation {
         let cut = try EmbedFanOut.cut(context)
         let ckpt = try context.checkpoint("checkpoint")
         let rows = EmbedFanOut.rows(cut, part: part.k, of: part.n)
+        guard !rows.isEmpty else {   // more tasks than FOVs: this one has none
+            return try EmbedFanOut.write(rows: [], embedding: Matrix(rows: 0, cols: ckpt.model.config.latentDim), sequences: 0,
+                                         to: try context.artifactURL("part.bin"))
+        }
         let sub = cut.selectingCells(rows)
         let set: SequenceSet
         do { set = try DatasetSequences.make(sub, vocabulary: ckpt.genes) } catch {

@@ -99,7 +99,8 @@ extension SlurmExecutorTests {
         let preID = try #require((pre["job"] as? [String: Any])?["id"] as? String)
         #expect(try Self.waitTerminal(daemon, preID, seconds: 120)["state"] as? String == "succeeded")
         var ids: [String: String] = [:]
-        for (key, extra) in [("local", #""executor": "local""#), ("array", #""executor": "slurm", "resources": {"arrayTasks": 3, "cpus": 3}"#)] {
+        for (key, extra) in [("local", #""executor": "local""#), ("array", #""executor": "slurm", "resources": {"arrayTasks": 3, "cpus": 3}"#),
+                             ("more tasks than FOVs", #""executor": "slurm", "resources": {"arrayTasks": 5}"#)] {
             let sub = try daemon.request("POST", "/api/jobs", body: #"{"project": "s", "workflow": "embed", \#(extra), "inputs": {"data": "tissue"}, "parameters": {"checkpoint": "job:\#(preID)"}}"#)
             ids[key] = try #require((sub["job"] as? [String: Any])?["id"] as? String)
         }
@@ -111,6 +112,8 @@ extension SlurmExecutorTests {
         let local = try Self.embedding("\(root)/jobs/\(ids["local"]!)/artifacts/result.h5ad")
         let array = try Self.embedding("\(root)/jobs/\(ids["array"]!)/artifacts/result.h5ad")
         #expect(!local.isEmpty && local.map(\.bitPattern) == array.map(\.bitPattern), "the gathered embedding equals the local one bit for bit")
+        let five = try Self.embedding("\(root)/jobs/\(ids["more tasks than FOVs"]!)/artifacts/result.h5ad")
+        #expect(local.map(\.bitPattern) == five.map(\.bitPattern), "5 tasks over 3 FOVs (two empty tasks) give the same embedding")
         let name = "tessera-\(ids["array"]!)"
         let tasks = SlurmTestCluster.shell("/usr/bin/squeue", ["-h", "-a", "-r", "-t", "all", "-n", name + "-part", "-o", "%K|%T|%N"]).output
             .split(separator: "\n").map { $0.split(separator: "|", omittingEmptySubsequences: false).map(String.init) }
