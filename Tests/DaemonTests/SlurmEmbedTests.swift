@@ -99,14 +99,17 @@ extension SlurmExecutorTests {
         let preID = try #require((pre["job"] as? [String: Any])?["id"] as? String)
         #expect(try Self.waitTerminal(daemon, preID, seconds: 120)["state"] as? String == "succeeded")
         var ids: [String: String] = [:]
-        for (key, extra) in [("local", #""executor": "local""#), ("array", #""executor": "slurm", "resources": {"arrayTasks": 3, "cpus": 3}"#),
-                             ("more tasks than FOVs", #""executor": "slurm", "resources": {"arrayTasks": 5}"#)] {
-            let sub = try daemon.request("POST", "/api/jobs", body: #"{"project": "s", "workflow": "embed", \#(extra), "inputs": {"data": "tissue"}, "parameters": {"checkpoint": "job:\#(preID)"}}"#)
-            ids[key] = try #require((sub["job"] as? [String: Any])?["id"] as? String)
-        }
-        for (key, id) in ids {
-            let j = try Self.waitTerminal(daemon, id, seconds: 240)
-            #expect(j["state"] as? String == "succeeded", "\(key) embed: \(j["exitReason"] ?? "")")
+        // The 5-task job runs after the others, so that the 3-cpu tasks find both nodes free.
+        for batch in [[("local", #""executor": "local""#), ("array", #""executor": "slurm", "resources": {"arrayTasks": 3, "cpus": 3}"#)],
+                      [("more tasks than FOVs", #""executor": "slurm", "resources": {"arrayTasks": 5}"#)]] {
+            for (key, extra) in batch {
+                let sub = try daemon.request("POST", "/api/jobs", body: #"{"project": "s", "workflow": "embed", \#(extra), "inputs": {"data": "tissue"}, "parameters": {"checkpoint": "job:\#(preID)"}}"#)
+                ids[key] = try #require((sub["job"] as? [String: Any])?["id"] as? String)
+            }
+            for (key, _) in batch {
+                let j = try Self.waitTerminal(daemon, ids[key]!, seconds: 240)
+                #expect(j["state"] as? String == "succeeded", "\(key) embed: \(j["exitReason"] ?? "")")
+            }
         }
         daemon.stop()
         let local = try Self.embedding("\(root)/jobs/\(ids["local"]!)/artifacts/result.h5ad")
