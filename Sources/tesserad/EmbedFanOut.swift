@@ -27,10 +27,19 @@ enum EmbedFanOut {
         return ds.fov == nil ? DatasetSequences.tiled(ds, grid: try context.int("tile_grid")) : ds
     }
 
-    /// Rows of part `k` of `n`: the cells of groups `g` with `g * n / groups == k`.
-    static func rows(_ cut: Dataset, part k: Int, of n: Int) -> [Int] {
+    /// Rows of part `k` of `n`, cut at the batch boundaries `embed` uses (`batch` sequences per `embedMany`
+    /// call, `Parallel.cores` by default): a part's sequences are embedded in exactly the batches of a local
+    /// run, so the result is the same bit for bit (the batch's composition changes the kernels' blocking and
+    /// with it the last bits: cutting 20 FOVs anywhere else gave different bits).
+    static func rows(_ cut: Dataset, part k: Int, of n: Int, batch: Int = max(1, Parallel.cores)) -> [Int] {
         let (of, count) = groups(cut)
-        return of.indices.filter { of[$0] * n / max(count, 1) == k }
+        var size = [Int](repeating: 0, count: count)
+        for g in of { size[g] += 1 }
+        let sequences = (0..<count).filter { size[$0] > 0 }   // the order DatasetSequences.make emits them in
+        let batches = max(1, (sequences.count + batch - 1) / batch)
+        var partOf = [Int](repeating: -1, count: count)
+        for (s, g) in sequences.enumerated() { partOf[g] = (s / batch) * n / batches }
+        return of.indices.filter { partOf[of[$0]] == k }
     }
 
     /// `parts/K/artifacts/part.bin`: cells, dimensions, sequences (Int64 each), the cells' rows in the
