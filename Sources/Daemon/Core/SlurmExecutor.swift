@@ -105,30 +105,36 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
 
     /// An embed job as an array of `tasks` parts (`<name>-part`, `JOBDIR/parts/K/`) and a gather job with the
     /// job's own name under `--dependency=afterok`, which writes the job's exit.json. Returns the gather's id:
-    /// the job is followed, found and cancelled through it (cancelling also cancels the parts).
+    /// the job is followed, found and cancelled through it (cancelling also cancels the parts). On a retry only
+    /// the parts without a succeeded exit.json run again (a failed task is retried alone); when every part
+    /// succeeded, only the gather runs.
     func submitArray(_ job: ExecutorJob, resources r: ExecutorResources, tasks: Int) throws -> String {
         guard let fanOut else { throw ExecutorError.rejected("this daemon offers no job arrays (resources.arrayTasks); submit without it") }
         guard (try? job.folder.readSpec().workflow) == "embed" else {
             throw ExecutorError.rejected("resources.arrayTasks: only embed jobs run as arrays; submit without it")
         }
         let parts = job.folder.url.appendingPathComponent("parts", isDirectory: true)
-        try? FileManager.default.removeItem(at: parts)   // an earlier attempt's parts
         try FileManager.default.createDirectory(at: parts, withIntermediateDirectories: true)
-        let partScript = job.folder.url.appendingPathComponent("slurm-part.sh")
-        try Data(batchScript(job.folder, command: fanOut(job.folder, "part", tasks)).utf8).write(to: partScript, options: .atomic)
-        var partArgs = sbatchArguments(job, resources: r).map { a -> String in
-            if a.hasPrefix("--job-name=") { return a + "-part" }
-            if a.hasPrefix("--output=") { return "--output=\(parts.path)/worker-%a.log" }
-            return a
+        let todo = (0..<tasks).filter { JobFolder(parts.appendingPathComponent("\($0)", isDirectory: true)).readExit()?.status != .succeeded }
+        var dependency: [String] = []
+        if !todo.isEmpty {
+            let partScript = job.folder.url.appendingPathComponent("slurm-part.sh")
+            try Data(batchScript(job.folder, command: fanOut(job.folder, "part", tasks)).utf8).write(to: partScript, options: .atomic)
+            var partArgs = sbatchArguments(job, resources: r).map { a -> String in
+                if a.hasPrefix("--job-name=") { return a + "-part" }
+                if a.hasPrefix("--output=") { return "--output=\(parts.path)/worker-%a.log" }
+                return a
+            }
+            partArgs.insert("--array=\(todo.map(String.init).joined(separator: ","))", at: 1)
+            let array = try sbatch(partArgs + [partScript.path])
+            dependency = ["--dependency=afterok:\(array)", "--kill-on-invalid-dep=yes"]
         }
-        partArgs.insert("--array=0-\(tasks - 1)", at: 1)
-        let array = try sbatch(partArgs + [partScript.path])
         let script = job.folder.url.appendingPathComponent("slurm.sh")
         try Data(batchScript(job.folder, command: fanOut(job.folder, "gather", tasks)).utf8).write(to: script, options: .atomic)
         do {
-            return try sbatch(sbatchArguments(job, resources: r) + ["--dependency=afterok:\(array)", "--kill-on-invalid-dep=yes", script.path])
+            return try sbatch(sbatchArguments(job, resources: r) + dependency + [script.path])
         } catch {
-            _ = try? commands.run("scancel", [array])
+            if let array = dependency.first?.split(separator: ":").last { _ = try? commands.run("scancel", [String(array)]) }
             throw error
         }
     }
