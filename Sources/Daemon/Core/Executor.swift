@@ -59,7 +59,7 @@ public enum ExecutorObservation: Sendable, Equatable {
         switch self {
         case .waiting(let s, let r): return (s, r)
         case .running(let s): return (s, "")
-        case .ended(let s, let r, _): return (s, r)
+        case .ended(let s, let r, _): return (s, r == s ? "" : r)   // COMPLETED says nothing more
         case .gone: return nil
         }
     }
