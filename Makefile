@@ -54,6 +54,8 @@ bench-slurm:
 	$(SWIFT) build -c release --product tessera-bench
 	scripts/slurm-test-cluster start
 	.build/release/tessera-bench slurm
+	$(SWIFT) build -c release --product tesserad
+	.build/release/tessera-bench slurm-embed
 
 clean:
 	rm -rf .build storage/demo

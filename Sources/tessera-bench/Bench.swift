@@ -7,7 +7,7 @@ struct TesseraBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tessera-bench",
         abstract: "Benchmarks that run the peer tool in the same invocation, on the same data, and print ours | peer | ratio.",
-        subcommands: [ImportBench.self, SimulateBench.self, ModelBench.self, EmbedBench.self, LearnBench.self, ClusterBench.self, ImputeQualityBench.self, QualityBench.self, SpeedBench.self, ApiBench.self, SlurmBench.self, RenderBench.self, ReadOnce.self])
+        subcommands: [ImportBench.self, SimulateBench.self, ModelBench.self, EmbedBench.self, LearnBench.self, ClusterBench.self, ImputeQualityBench.self, QualityBench.self, SpeedBench.self, ApiBench.self, SlurmBench.self, SlurmEmbedBench.self, RenderBench.self, ReadOnce.self])
 }
 
 /// Peak resident memory of this process so far (VmHWM), in bytes.

@@ -42,6 +42,34 @@ struct SlurmBench: ParsableCommand {
             print(String(format: "  %-28@ %7.3f s | %7.3f s | %6.1fx", name as NSString, a, b, b / max(a, 1e-6)))
         }
         try burst(slurm: slurm, command: command)
+        try array(command: command)
+    }
+
+    /// One job as an array of `many` short tasks plus a gather (the embed fan-out's path, with shell workers
+    /// that follow the part protocol): wall time from submission to the job recorded, and the daemon's CPU.
+    func array(command: @escaping @Sendable (JobFolder) -> (executable: URL, arguments: [String])) throws {
+        let part = #"k=$SLURM_ARRAY_TASK_ID; mkdir -p parts/$k; printf '{"status":"succeeded","reason":"part","at":"2026-01-01T00:00:00Z"}' > parts/$k/exit.json"#
+        var options = SlurmOptions()
+        options.slurmConf = slurmConf
+        let slurm = SlurmExecutor(options: options, command: command) { _, role, _ in
+            (URL(fileURLWithPath: "/bin/sh"), ["-c", role == "part" ? part : Self.worker])
+        }
+        let (store, root) = try setUp()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let q = JobQueue(store: store, root: root, executor: LocalExecutor(command: command), others: [slurm])
+        let id = try store.submitJob(project: "bench", workflow: "embed", version: "1", parameters: "{}", inputs: [:], executor: "slurm", cacheKey: "a").id
+        try store.setResources(job: id, json: #"{"arrayTasks":\#(many)}"#)
+        let (self0, kids0) = (cpuSeconds(RUSAGE_SELF), cpuSeconds(RUSAGE_CHILDREN))
+        let t0 = Date()
+        var rounds = 0
+        while try !store.job(id).state.isTerminal && Date().timeIntervalSince(t0) < 600 {
+            try q.tick(); rounds += 1
+            Thread.sleep(forTimeInterval: tick)
+        }
+        let wall = Date().timeIntervalSince(t0)
+        let (selfCPU, kidsCPU) = (cpuSeconds(RUSAGE_SELF) - self0, cpuSeconds(RUSAGE_CHILDREN) - kids0)
+        print("one job as a \(many)-task array + gather: \(try store.job(id).state.rawValue) in \(String(format: "%.1f", wall)) s wall, \(rounds) rounds; " +
+              "daemon CPU \(String(format: "%.2f", selfCPU)) s (\(String(format: "%.1f", 100 * selfCPU / wall))% of one core), its sbatch/squeue/scontrol children \(String(format: "%.2f", kidsCPU)) s")
     }
 
     struct Overhead { var start: Double; var end: Double; var total: Double }

@@ -11,7 +11,7 @@ struct Tesserad: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tesserad",
         abstract: "Tessera's daemon: the project store, the job queue and the HTTP API (serve), and the worker that runs one job (work).",
-        subcommands: [Serve.self, Work.self, Register.self], defaultSubcommand: Serve.self)
+        subcommands: [Serve.self, Work.self, EmbedPart.self, EmbedGather.self, Register.self], defaultSubcommand: Serve.self)
 }
 
 /// Where the workflow specs are: the flag, else `workflows/` in the working directory, else next to the
@@ -72,7 +72,9 @@ struct Serve: AsyncParsableCommand {
         // where Slurm's client programs are missing.
         var others: [any Executor] = []
         if c.executor == "slurm" || c.slurm != nil {
-            let slurm = SlurmExecutor(options: c.slurm ?? SlurmOptions(), command: worker)
+            let slurm = SlurmExecutor(options: c.slurm ?? SlurmOptions(), command: worker) { folder, role, tasks in
+                (exe, ["embed-\(role)", folder.url.path, "--tasks", "\(tasks)", "--workflows", workflowsPath])
+            }
             do { try slurm.checkInstalled() } catch {
                 FileHandle.standardError.write(Data("tesserad: \(error)\n".utf8))
                 throw ExitCode(2)

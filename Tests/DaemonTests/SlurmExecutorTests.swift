@@ -185,6 +185,31 @@ struct SlurmExecutorTests {
         #expect(SlurmTestCluster.jobs(named: "tessera-\(later)").count == 1)
     }
 
+    /// An array whose task 1 fails once: Slurm cancels the gather (afterok never satisfied), the job is retried
+    /// and only task 1 runs again, then the gather. The part and gather workers are shell programs that follow
+    /// the part protocol (`parts/K/exit.json`) and log every run.
+    @Test func failedArrayTaskIsRetriedAlone() throws {
+        let part = #"k=$SLURM_ARRAY_TASK_ID; mkdir -p parts/$k; echo $k >> parts/runs.txt; if [ "$k" = 1 ] && [ ! -f parts/failed-once ]; then touch parts/failed-once; exit 3; fi; printf '{"status":"succeeded","reason":"part","at":"2026-01-01T00:00:00Z"}' > parts/$k/exit.json"#
+        let gather = "echo gather >> parts/runs.txt; " + JobQueueTests.exitOK
+        let slurm = SlurmExecutor(options: SlurmTestCluster.options(), command: { _ in (URL(fileURLWithPath: "/bin/sh"), ["-c", "exit 3"]) },
+                                  fanOut: { _, role, _ in (URL(fileURLWithPath: "/bin/sh"), ["-c", role == "part" ? part : gather]) })
+        let (_, s, _, root) = try Self.setUp()
+        let q = JobQueue(store: s, root: root, executor: JobQueueTests.executor(), others: [slurm])
+        let id = try s.submitJob(project: "p", workflow: "embed", version: "1", parameters: "{}", inputs: [:], maxAttempts: 2,
+                                 executor: "slurm", cacheKey: "embed").id
+        try s.setResources(job: id, json: #"{"arrayTasks":3}"#)
+        try Self.tick(q, seconds: 90) { try s.job(id).state.isTerminal }
+        let job = try s.job(id)
+        #expect(job.state == .succeeded && job.attempts == 2, "\(job.state) after \(job.attempts) attempts: \(job.exitReason ?? "")")
+        let retried = try s.transitions(job: id).first { $0.toState == .retrying }
+        #expect((retried?.reason ?? "").contains("ARRAY_FAILED") || (retried?.reason ?? "").contains("task 1"), "\(retried?.reason ?? "no retry")")
+        let runs = try String(contentsOf: root.appendingPathComponent("jobs/\(id)/parts/runs.txt"), encoding: .utf8).split(separator: "\n").map(String.init)
+        #expect(runs.filter { $0 == "1" }.count == 2 && runs.filter { $0 == "0" }.count == 1 && runs.filter { $0 == "2" }.count == 1, "\(runs)")
+        #expect(runs.filter { $0 == "gather" }.count == 1, "\(runs)")
+        let tasks = SlurmTestCluster.shell("/usr/bin/squeue", ["-h", "-a", "-r", "-t", "all", "-n", "tessera-\(id)-part", "-o", "%K|%T"]).output
+        #expect(tasks.split(separator: "\n").sorted() == ["0|COMPLETED", "1|COMPLETED", "1|FAILED", "2|COMPLETED"], "\(tasks)")
+    }
+
     /// A time limit: Slurm sends SIGTERM (the worker checkpoints and says "cancelled"), but the daemon did not
     /// ask, so the job fails with TIMEOUT. Slurm enforces limits 15-38 s late.
     @Test func timeLimitFailsWithTimeout() throws {

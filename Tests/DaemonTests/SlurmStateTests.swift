@@ -80,3 +80,24 @@ struct SlurmStateTests {
         #expect(!SlurmCommands.isUnreachable("sbatch: error: Batch job submission failed: Invalid partition name specified"))
     }
 }
+
+/// The real `tesserad serve` configured for Slurm where Slurm's client is missing: refused at start, exit 2,
+/// with the install hint (no cluster needed).
+struct SlurmMissingClientTests {
+    @Test func daemonRefusesToStartWithTheInstallHint() throws {
+        let exe = try CrashRecoveryTests.binary()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-noslurm-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try Data(#"{"executor": "slurm", "slurm": {"binDirectory": "/nonexistent-slurm-bin"}}"#.utf8).write(to: URL(fileURLWithPath: root + "/tesserad.json"))
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: exe)
+        p.arguments = ["serve", "--root", root, "--port", "\(40_000 + Int(getpid() % 10_000))", "--workflows", FileManager.default.currentDirectoryPath + "/workflows"]
+        let err = Pipe()
+        p.standardError = err; p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 2, "\(text)")
+        #expect(text.contains("sbatch") && text.contains("apt-get install --no-install-recommends slurm-client munge") && text.contains("\"executor\": \"local\""), "\(text)")
+    }
+}

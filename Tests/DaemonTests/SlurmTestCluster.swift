@@ -27,21 +27,43 @@ enum SlurmTestCluster {
         return r.status == 0 && r.output.split(separator: "\n").contains { ["idle", "mix", "alloc"].contains(String($0)) }
     }
 
-    /// Runs a program with SLURM_CONF set; stdout and stderr together.
+    /// Runs a program with SLURM_CONF set; stdout and stderr together. Spawned with an empty signal mask and
+    /// default handlers: a test runs on a thread that blocks most signals, and daemons started from it (the
+    /// script's slurmctld and slurmd, and the jobs slurmd starts) would inherit that and never see SIGTERM.
     @discardableResult
     static func shell(_ exe: String, _ args: [String]) -> (status: Int32, output: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = args
         var env = ProcessInfo.processInfo.environment
         env["SLURM_CONF"] = conf
-        p.environment = env
-        let pipe = Pipe()
-        p.standardOutput = pipe; p.standardError = pipe
-        do { try p.run() } catch { return (127, "\(error)") }
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        return (p.terminationStatus, String(decoding: data, as: UTF8.self))
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return (127, "pipe failed") }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+        posix_spawn_file_actions_adddup2(&actions, fds[1], 2)
+        posix_spawn_file_actions_addclose(&actions, fds[0])
+        posix_spawn_file_actions_addclose(&actions, fds[1])
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var none = sigset_t(), all = sigset_t()
+        sigemptyset(&none); sigfillset(&all)
+        posix_spawnattr_setsigmask(&attr, &none)
+        posix_spawnattr_setsigdefault(&attr, &all)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([exe] + args).map { strdup($0) } + [nil]
+        let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, exe, &actions, &attr, argv, envp)
+        close(fds[1])
+        guard rc == 0 else { close(fds[0]); return (127, "cannot start \(exe): \(String(cString: strerror(rc)))") }
+        let data = FileHandle(fileDescriptor: fds[0], closeOnDealloc: true).readDataToEndOfFile()
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let code = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        return (code, String(decoding: data, as: UTF8.self))
     }
 
     static func options(defaults: ExecutorResources = .init()) -> SlurmOptions {
@@ -52,8 +74,14 @@ enum SlurmTestCluster {
     }
 
     /// Slurm jobs (any state) carrying a name, as squeue lists them.
+    /// Asked again (up to 10 times) while squeue fails: an empty answer must mean "no such job".
     static func jobs(named name: String) -> [SlurmQueueEntry] {
-        SlurmQueueEntry.parse(shell("/usr/bin/squeue", ["-h", "-a", "-t", "all", "-n", name, "-o", SlurmQueueEntry.format]).output)
+        for _ in 0..<10 {
+            let r = shell("/usr/bin/squeue", ["-h", "-a", "-t", "all", "-n", name, "-o", SlurmQueueEntry.format])
+            if r.status == 0 { return SlurmQueueEntry.parse(r.output) }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        return []
     }
 
     // MARK: the controller, for fault tests

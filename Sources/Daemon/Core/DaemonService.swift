@@ -173,6 +173,10 @@ public final class DaemonService: @unchecked Sendable {
                            message: "executor: '\(executorName.prefix(40))' is not available in this daemon (it has \(queue.executors.keys.sorted().joined(separator: ", "))); Slurm needs a \"slurm\" section in tesserad.json")
         }
         try Self.checkResources(s.resources)
+        if (s.resources?.arrayTasks ?? 1) > 1 && (s.workflow != "embed" || executorName != "slurm") {
+            throw APIError(status: .unprocessableContent, code: "invalid_field",
+                           message: "resources.arrayTasks: only embed jobs on the slurm executor run as job arrays; submit without it, or with --executor slurm")
+        }
         let inputs = s.inputs ?? [:]
         try spec.checkInputs(roles: Array(inputs.keys))
         var resolvedInputs: [String: String] = [:], hashes: [String: String] = [:], records: [String: DatasetRecord] = [:]
@@ -230,6 +234,7 @@ public final class DaemonService: @unchecked Sendable {
         if let c = r.cpus, !(1...4096).contains(c) { throw bad("cpus", "must be from 1 to 4096") }
         if let m = r.memoryMB, !(1...(1 << 24)).contains(m) { throw bad("memoryMB", "must be from 1 to 16777216") }
         if let t = r.timeLimitMinutes, !(1...(366 * 24 * 60)).contains(t) { throw bad("timeLimitMinutes", "must be from 1 to 527040") }
+        if let a = r.arrayTasks, !(1...1000).contains(a) { throw bad("arrayTasks", "must be from 1 to 1000") }
         for (field, v) in [("partition", r.partition), ("account", r.account)] {
             if let v, v.isEmpty || v.count > 64 || !v.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "-_.".contains($0)) }) {
                 throw bad(field, "must be 1 to 64 letters, digits, '-', '_' or '.'")

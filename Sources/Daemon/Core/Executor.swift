@@ -22,17 +22,22 @@ public struct ExecutorResources: Codable, Sendable, Equatable {
     public var timeLimitMinutes: Int?
     public var partition: String?
     public var account: String?
+    /// Slurm, `embed` only: run as a job array of this many tasks, each embedding a chunk of the FOVs, then a
+    /// gather job (each resource applies per task).
+    public var arrayTasks: Int?
 
-    public init(cpus: Int? = nil, memoryMB: Int? = nil, timeLimitMinutes: Int? = nil, partition: String? = nil, account: String? = nil) {
+    public init(cpus: Int? = nil, memoryMB: Int? = nil, timeLimitMinutes: Int? = nil, partition: String? = nil, account: String? = nil,
+                arrayTasks: Int? = nil) {
         self.cpus = cpus; self.memoryMB = memoryMB; self.timeLimitMinutes = timeLimitMinutes
-        self.partition = partition; self.account = account
+        self.partition = partition; self.account = account; self.arrayTasks = arrayTasks
     }
 
     /// `self`, with fields it leaves unset taken from `defaults`.
     public func over(_ defaults: ExecutorResources) -> ExecutorResources {
         ExecutorResources(cpus: cpus ?? defaults.cpus, memoryMB: memoryMB ?? defaults.memoryMB,
                           timeLimitMinutes: timeLimitMinutes ?? defaults.timeLimitMinutes,
-                          partition: partition ?? defaults.partition, account: account ?? defaults.account)
+                          partition: partition ?? defaults.partition, account: account ?? defaults.account,
+                          arrayTasks: arrayTasks ?? defaults.arrayTasks)
     }
 }
 
@@ -54,7 +59,7 @@ public enum ExecutorObservation: Sendable, Equatable {
         switch self {
         case .waiting(let s, let r): return (s, r)
         case .running(let s): return (s, "")
-        case .ended(let s, let r, _): return (s, r)
+        case .ended(let s, let r, _): return (s, r == s ? "" : r)   // COMPLETED says nothing more
         case .gone: return nil
         }
     }

@@ -41,14 +41,29 @@ public final class JobQueue: @unchecked Sendable {
 
     /// One observation per job, asking each executor once for all its jobs. An executor that cannot be asked
     /// (slurmctld down) gives no observation for its jobs: nothing is concluded from its silence.
-    func observe(_ jobs: [Job]) -> [String: ExecutorObservation] {
+    func observe(_ jobs: [Job], now: Date = Date()) -> [String: ExecutorObservation] {
         var out: [String: ExecutorObservation] = [:]
         for (name, group) in Dictionary(grouping: jobs, by: \.executor) {
-            guard let ex = executors[name] else { continue }
-            if let seen = try? ex.observe(group.map(executorJob)) { out.merge(seen) { $1 } }
+            guard let ex = executors[name], !isResting(name, now: now) else { continue }
+            do { out.merge(try ex.observe(group.map(executorJob))) { $1 }; restingFor[name] = nil } catch { rest(name, now: now, why: "\(error)") }
         }
         return out
     }
+
+    /// Seconds an executor that could not be reached is first left alone, doubling while it stays
+    /// unreachable up to `unreachableBackoffMax`: a stopped slurmctld makes every `sbatch` and `squeue` wait
+    /// about 9 s, and the scheduler (and a cancel waiting for it) should not wait that long each round.
+    public var unreachableBackoff: TimeInterval = 10
+    public var unreachableBackoffMax: TimeInterval = 60
+    private var restingUntil: [String: Date] = [:]
+    private var restingFor: [String: TimeInterval] = [:]
+    private var restingWhy: [String: String] = [:]
+    func rest(_ executor: String, now: Date, why: String) {
+        let pause = min(unreachableBackoffMax, restingFor[executor].map { $0 * 2 } ?? unreachableBackoff)
+        restingFor[executor] = pause
+        restingUntil[executor] = now.addingTimeInterval(pause); restingWhy[executor] = why
+    }
+    func isResting(_ executor: String, now: Date) -> Bool { (restingUntil[executor] ?? .distantPast) > now }
 
     public func folder(_ jobID: String) -> JobFolder { JobFolder(root.appendingPathComponent("jobs/\(jobID)", isDirectory: true)) }
 
@@ -59,7 +74,7 @@ public final class JobQueue: @unchecked Sendable {
     public func reconcile(now: Date = Date()) throws -> [String] {
         var touched: [String] = []
         let jobs = try store.jobs(state: .running, limit: .max) + store.jobs(state: .retrying, limit: .max)
-        let seen = observe(jobs.filter { $0.state == .running })
+        let seen = observe(jobs.filter { $0.state == .running }, now: now)
         for job in jobs {
             try poll(job, observation: seen[job.id], now: now, restarting: true)
             touched.append(job.id)
@@ -71,7 +86,7 @@ public final class JobQueue: @unchecked Sendable {
     /// One scheduling round.
     public func tick(now: Date = Date()) throws {
         let running = try store.jobs(state: .running, limit: .max)
-        let seen = observe(running)
+        let seen = observe(running, now: now)
         for job in running { try poll(job, observation: seen[job.id], now: now, restarting: false) }
         for job in try store.jobs(state: .retrying) {
             try store.transition(job: job.id, to: .queued, reason: "retry \(job.attempts + 1) of \(job.maxAttempts)", now: now)
@@ -79,14 +94,17 @@ public final class JobQueue: @unchecked Sendable {
         let busy = Dictionary(grouping: try store.jobs(state: .running, limit: .max), by: \.executor).mapValues(\.count)
         var free = executors.mapValues { $0 === executor ? concurrency : $0.capacity }
         for (name, n) in busy { free[name, default: 0] -= n }
-        var unreachable = Set<String>()
         for job in try store.jobs(state: .queued) {
             guard let ex = executors[job.executor] else {
                 try store.transition(job: job.id, to: .failed, reason: "executor '\(job.executor)' is not configured in this daemon: set \"executor\" and its section in tesserad.json, or resubmit with --executor local", now: now)
                 continue
             }
-            guard (free[ex.name] ?? 0) > 0, !unreachable.contains(ex.name) else { continue }
-            if try start(job, on: ex, now: now) { free[ex.name, default: 0] -= 1 } else { unreachable.insert(ex.name) }
+            if isResting(ex.name, now: now) {
+                try report(job, .waiting(state: "UNAVAILABLE", reason: Self.notSubmitted(ex.name, restingWhy[ex.name] ?? "no answer")), now: now)
+                continue
+            }
+            guard (free[ex.name] ?? 0) > 0 else { continue }
+            if try start(job, on: ex, now: now) { free[ex.name, default: 0] -= 1 }
         }
     }
 
@@ -118,7 +136,8 @@ public final class JobQueue: @unchecked Sendable {
     }
 
     /// Starts (or adopts) a queued job on `ex`. Returns false when the executor cannot be reached: the job
-    /// stays queued with the reason recorded, and is submitted in a later round.
+    /// stays queued with the reason recorded, the executor rests, and the job is submitted in a later round.
+    @discardableResult
     private func start(_ job: Job, on ex: any Executor, now: Date) throws -> Bool {
         let f = folder(job.id)
         do {
@@ -148,6 +167,7 @@ public final class JobQueue: @unchecked Sendable {
             try? FileManager.default.removeItem(at: f.workerPIDURL)
             try? FileManager.default.removeItem(at: f.cancelRequestURL)
             let id = try ex.submit(ej, resources: try resources(job.id))
+            restingFor[ex.name] = nil
             let what = ex === executor ? "worker \(WorkerProcess(id)?.pid ?? 0) started" : "submitted to \(ex.name) as job \(id)"
             try store.transition(job: job.id, to: .running, reason: "\(what) (attempt \(job.attempts + 1))", now: now) {
                 $0.externalId = id
@@ -155,7 +175,8 @@ public final class JobQueue: @unchecked Sendable {
             return true
         } catch let e as StoreError { throw e }
         catch ExecutorError.unavailable(let why) {
-            try report(job, .waiting(state: "UNAVAILABLE", reason: "not submitted yet: \(why); it is submitted when \(ex.name) answers again"), now: now)
+            rest(ex.name, now: now, why: why)
+            try report(job, .waiting(state: "UNAVAILABLE", reason: Self.notSubmitted(ex.name, why)), now: now)
             return false
         } catch ExecutorError.rejected(let why) {
             try store.transition(job: job.id, to: .failed, reason: why, now: now)
@@ -164,6 +185,10 @@ public final class JobQueue: @unchecked Sendable {
             try store.transition(job: job.id, to: .failed, reason: "could not start the worker: \(error)", now: now)
             return true
         }
+    }
+
+    static func notSubmitted(_ executor: String, _ why: String) -> String {
+        "not submitted yet: \(why); it is submitted when \(executor) answers again"
     }
 
     /// The resources the job's submission asked for (none: the executor's defaults).

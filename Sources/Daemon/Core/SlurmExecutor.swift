@@ -41,9 +41,15 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
     /// The worker command for a job folder (the same as the local executor's).
     public let command: @Sendable (JobFolder) -> (executable: URL, arguments: [String])
 
-    public init(options: SlurmOptions, command: @escaping @Sendable (JobFolder) -> (executable: URL, arguments: [String])) {
+    /// The worker commands of an embed job array: role "part" (one task; its index comes from
+    /// SLURM_ARRAY_TASK_ID) and "gather", for `tasks` tasks. nil: arrays are not offered.
+    public let fanOut: (@Sendable (_ folder: JobFolder, _ role: String, _ tasks: Int) -> (executable: URL, arguments: [String]))?
+
+    public init(options: SlurmOptions, command: @escaping @Sendable (JobFolder) -> (executable: URL, arguments: [String]),
+                fanOut: (@Sendable (JobFolder, String, Int) -> (executable: URL, arguments: [String]))? = nil) {
         self.options = options
         self.command = command
+        self.fanOut = fanOut
         var env: [String: String] = [:]
         if let conf = options.slurmConf { env["SLURM_CONF"] = conf }
         commands = SlurmCommands(binDirectory: options.binDirectory, environment: env)
@@ -69,8 +75,8 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
 
     /// The batch script: `exec` of the worker, so signals reach it directly (a shell `trap …; wait` loop lost
     /// SIGTERM about 1 time in 7 when SIGCONT and SIGTERM arrive together).
-    func batchScript(_ folder: JobFolder) -> String {
-        let (exe, args) = command(folder)
+    func batchScript(_ folder: JobFolder, command override: (executable: URL, arguments: [String])? = nil) -> String {
+        let (exe, args) = override ?? command(folder)
         let quoted = ([exe.path] + args).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }
         let dir = "'" + folder.url.path.replacingOccurrences(of: "'", with: "'\\''") + "'"
         return "#!/bin/sh\n# Written by tesserad: one Tessera job, run by Slurm in its job folder.\ncd \(dir) || exit 1\nexec \(quoted.joined(separator: " "))\n"
@@ -90,9 +96,52 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
     }
 
     public func submit(_ job: ExecutorJob, resources: ExecutorResources) throws -> String {
+        let r = resources.over(options.defaults)
+        if let tasks = r.arrayTasks, tasks >= 2 { return try submitArray(job, resources: r, tasks: tasks) }
         let script = job.folder.url.appendingPathComponent("slurm.sh")
         try Data(batchScript(job.folder).utf8).write(to: script, options: .atomic)
-        let r = try commands.run("sbatch", sbatchArguments(job, resources: resources.over(options.defaults)) + [script.path])
+        return try sbatch(sbatchArguments(job, resources: r) + [script.path])
+    }
+
+    /// An embed job as an array of `tasks` parts (`<name>-part`, `JOBDIR/parts/K/`) and a gather job with the
+    /// job's own name under `--dependency=afterok`, which writes the job's exit.json. Returns the gather's id:
+    /// the job is followed, found and cancelled through it (cancelling also cancels the parts). On a retry only
+    /// the parts without a succeeded exit.json run again (a failed task is retried alone); when every part
+    /// succeeded, only the gather runs.
+    func submitArray(_ job: ExecutorJob, resources r: ExecutorResources, tasks: Int) throws -> String {
+        guard let fanOut else { throw ExecutorError.rejected("this daemon offers no job arrays (resources.arrayTasks); submit without it") }
+        guard (try? job.folder.readSpec().workflow) == "embed" else {
+            throw ExecutorError.rejected("resources.arrayTasks: only embed jobs run as arrays; submit without it")
+        }
+        let parts = job.folder.url.appendingPathComponent("parts", isDirectory: true)
+        try FileManager.default.createDirectory(at: parts, withIntermediateDirectories: true)
+        let todo = (0..<tasks).filter { JobFolder(parts.appendingPathComponent("\($0)", isDirectory: true)).readExit()?.status != .succeeded }
+        var dependency: [String] = []
+        if !todo.isEmpty {
+            let partScript = job.folder.url.appendingPathComponent("slurm-part.sh")
+            try Data(batchScript(job.folder, command: fanOut(job.folder, "part", tasks)).utf8).write(to: partScript, options: .atomic)
+            var partArgs = sbatchArguments(job, resources: r).map { a -> String in
+                if a.hasPrefix("--job-name=") { return a + "-part" }
+                if a.hasPrefix("--output=") { return "--output=\(parts.path)/worker-%a.log" }
+                return a
+            }
+            partArgs.insert("--array=\(todo.map(String.init).joined(separator: ","))", at: 1)
+            let array = try sbatch(partArgs + [partScript.path])
+            dependency = ["--dependency=afterok:\(array)", "--kill-on-invalid-dep=yes"]
+        }
+        let script = job.folder.url.appendingPathComponent("slurm.sh")
+        try Data(batchScript(job.folder, command: fanOut(job.folder, "gather", tasks)).utf8).write(to: script, options: .atomic)
+        do {
+            return try sbatch(sbatchArguments(job, resources: r) + dependency + [script.path])
+        } catch {
+            if let array = dependency.first?.split(separator: ":").last { _ = try? commands.run("scancel", [String(array)]) }
+            throw error
+        }
+    }
+
+    /// Runs sbatch; returns the job id it printed.
+    func sbatch(_ arguments: [String]) throws -> String {
+        let r = try commands.run("sbatch", arguments)
         guard r.status == 0 else {
             if SlurmCommands.isUnreachable(r.message) { throw ExecutorError.unavailable("Slurm is unreachable: sbatch said: \(r.message)") }
             throw ExecutorError.rejected("Slurm refused the job: sbatch said: \(r.message)")
@@ -128,9 +177,24 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
             guard let e = entry(for: j, in: entries) else { out[j.jobID] = .gone; continue }
             var o = e.observation()
             if case .ended = o, e.state != "COMPLETED" { o = e.observation(exitCode: exitCode(e.id)) }
+            if case .ended(let state, _, _) = o, state.hasPrefix("CANCELLED"), e.reason.hasPrefix("Dependency") {
+                o = .ended(state: "ARRAY_FAILED", reason: "a task of the job array failed, so Slurm cancelled the gather (\(e.reason)): \(Self.failedParts(j.folder))", retryable: true)
+            }
             out[j.jobID] = o
         }
         return out
+    }
+
+    /// The failed parts of an embed array and why (their exit.json), or where to look.
+    static func failedParts(_ folder: JobFolder) -> String {
+        let parts = folder.url.appendingPathComponent("parts", isDirectory: true)
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: parts.path)) ?? []).filter { Int($0) != nil }.sorted { Int($0)! < Int($1)! }
+        let failed = names.compactMap { k -> String? in
+            let f = JobFolder(parts.appendingPathComponent(k, isDirectory: true))
+            guard let e = f.readExit() else { return "task \(k) wrote no exit.json (see parts/worker-\(k).log)" }
+            return e.status == .succeeded ? nil : "task \(k) \(e.status.rawValue): \(e.reason)"
+        }
+        return failed.isEmpty ? "see \(parts.path)" : failed.joined(separator: "; ")
     }
 
     /// `ExitCode=` of `scontrol show job` (`3:0`, `0:9`), while the controller remembers the job.
@@ -152,6 +216,9 @@ public final class SlurmExecutor: Executor, @unchecked Sendable {
     /// `scancel ID`: Slurm sends SIGCONT and SIGTERM to the worker, which checkpoints, then SIGKILL after
     /// KillWait. Forcing adds `--signal=KILL`.
     public func cancel(_ job: ExecutorJob, force: Bool) {
+        if FileManager.default.fileExists(atPath: job.folder.url.appendingPathComponent("slurm-part.sh").path) {
+            _ = try? commands.run("scancel", ["--name=\(jobName(job.jobID))-part"])   // the array's tasks
+        }
         guard let id = job.externalId else { return }
         _ = try? commands.run("scancel", force ? ["--signal=KILL", "--full", id] : [id])
     }

@@ -62,6 +62,7 @@ struct SubmitCommand: AsyncParsableCommand {
     @Option(name: .customLong("time-limit"), help: "Slurm: wall-clock limit in minutes.") var timeLimit: Int?
     @Option(help: "Slurm: partition.") var partition: String?
     @Option(help: "Slurm: account.") var account: String?
+    @Option(name: .customLong("array-tasks"), help: "Slurm, embed: run as a job array of N tasks over the FOVs, then a gather job.") var arrayTasks: Int?
     @Flag(help: "Follow the job to its end (progress bar on a terminal).") var follow = false
     @Flag(help: "Print JSON.") var json = false
     @Flag(name: .shortAndLong, help: "Print only the job id (for scripts).") var quiet = false
@@ -84,7 +85,7 @@ struct SubmitCommand: AsyncParsableCommand {
                                        "inputs": inputs, "priority": priority, "reuse": reuse]
             if let executor { body["executor"] = executor }
             var resources: [String: Any] = [:]
-            for (k, v) in [("cpus", cpus), ("memoryMB", memoryMB), ("timeLimitMinutes", timeLimit)] { if let v { resources[k] = v } }
+            for (k, v) in [("cpus", cpus), ("memoryMB", memoryMB), ("timeLimitMinutes", timeLimit), ("arrayTasks", arrayTasks)] { if let v { resources[k] = v } }
             for (k, v) in [("partition", partition), ("account", account)] { if let v { resources[k] = v } }
             if !resources.isEmpty { body["resources"] = resources }
             let c = daemon.client
