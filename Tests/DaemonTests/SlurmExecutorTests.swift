@@ -97,6 +97,9 @@ struct SlurmExecutorTests {
         let pending = try #require(try s.executorStates(job: big).last)
         #expect(pending.reason.hasPrefix("PartitionConfig"), "\(pending.reason)")
         #expect(try s.job(big).state == .running)
+        // The job list (what `tessera jobs` prints) carries the pending reason too.
+        let page = JobListJSON.page([try s.job(big)], total: 1, limit: 1, offset: 0, executorStates: try s.lastExecutorStates(jobs: [big]))
+        #expect(page.contains(#""executorStates":[{"#) && page.contains("PartitionConfig"), "\(page.prefix(400))")
         try q.cancel(big)
         try Self.tick(q, seconds: 30) { try s.job(big).state.isTerminal }
         #expect(try s.job(big).state == .cancelled)

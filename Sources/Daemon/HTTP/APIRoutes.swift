@@ -92,7 +92,8 @@ public struct APIRoutes: Sendable {
             query.offset = try Self.int(q["offset"], field: "offset", range: 0...Int.max) ?? 0
             let (jobs, total) = try s.store.jobs(query)
             return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: JobListJSON.page(jobs, total: total, limit: query.limit, offset: query.offset))))
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: JobListJSON.page(jobs, total: total, limit: query.limit, offset: query.offset,
+                                                                                       executorStates: try s.store.lastExecutorStates(jobs: jobs.filter { $0.executor != "local" }.map(\.id))))))
         }
         api.get("jobs/:job") { _, c in
             let j = try s.store.job(matching: try c.pathParameter("job"))

@@ -9,20 +9,29 @@ import Store
 /// inputs are already canonical JSON, so they are copied as they are. Same shape as `API.JobBody` (a test
 /// decodes both and compares).
 enum JobListJSON {
-    static func page(_ jobs: [Job], total: Int, limit: Int, offset: Int) -> String {
+    /// `executorStates`: the latest state an executor reported for jobs that ran off this machine (a pending
+    /// Slurm job's reason), written as a one-element `executorStates` array.
+    static func page(_ jobs: [Job], total: Int, limit: Int, offset: Int, executorStates: [String: JobExecutorState] = [:]) -> String {
         var out = "{\"jobs\":["
         out.reserveCapacity(jobs.count * 600 + 64)
         for (i, j) in jobs.enumerated() {
             if i > 0 { out += "," }
-            job(j, into: &out)
+            job(j, into: &out, lastState: executorStates[j.id])
         }
         out += "],\"limit\":\(limit),\"offset\":\(offset),\"total\":\(total)}"
         return out
     }
 
-    static func job(_ j: Job, into out: inout String) {
+    static func job(_ j: Job, into out: inout String, lastState: JobExecutorState? = nil) {
         out += "{\"attempts\":\(j.attempts),\"createdAt\":\"\(iso(j.createdAt))\""
         out += ",\"executor\":"; string(j.executor, into: &out)
+        if let e = lastState {
+            out += ",\"executorStates\":[{\"at\":\"\(iso(e.at))\""
+            if let x = e.externalId { out += ",\"externalId\":"; string(x, into: &out) }
+            out += ",\"reason\":"; string(e.reason, into: &out)
+            out += ",\"state\":"; string(e.state, into: &out)
+            out += "}]"
+        }
         if let r = j.exitReason { out += ",\"exitReason\":"; string(r, into: &out) }
         if let x = j.externalId { out += ",\"externalId\":"; string(x, into: &out) }
         if let f = j.finishedAt { out += ",\"finishedAt\":\"\(iso(f))\"" }

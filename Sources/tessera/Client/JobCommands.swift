@@ -6,13 +6,19 @@ func jobTable(_ jobs: [JobInfo]) -> String {
     if jobs.contains(where: { ($0.executor ?? "local") != "local" }) {
         return table(["ID", "WORKFLOW", "STATE", "EXECUTOR", "ATTEMPTS", "CREATED", "FINISHED", "REASON"], jobs.map {
             [$0.shortID, $0.workflow, $0.state, executorLabel($0), "\($0.attempts)/\($0.maxAttempts)", shortDate($0.createdAt), shortDate($0.finishedAt),
-             String(($0.exitReason ?? "").prefix(60))]
+             String(($0.exitReason ?? executorReason($0)).prefix(60))]
         })
     }
     return table(["ID", "WORKFLOW", "STATE", "ATTEMPTS", "CREATED", "FINISHED", "REASON"], jobs.map {
         [$0.shortID, $0.workflow, $0.state, "\($0.attempts)/\($0.maxAttempts)", shortDate($0.createdAt), shortDate($0.finishedAt),
          String(($0.exitReason ?? "").prefix(60))]
     })
+}
+
+/// While a job has not finished: the executor's latest state and reason ("PENDING: Resources").
+func executorReason(_ j: JobInfo) -> String {
+    guard let last = j.executorStates?.last, !["succeeded", "failed", "cancelled"].contains(j.state) else { return "" }
+    return last.state + (last.reason.isEmpty ? "" : ": \(last.reason)")
 }
 
 /// "slurm 1234", or "local" (a PID means nothing to a reader).
