@@ -49,6 +49,7 @@ import Testing
             let t0 = Date()
             let (st, _, text) = try Self.register(d, path)
             #expect(st == 422, "\(path) → \(st) \(text.prefix(200))")
+            #expect(!text.contains("cell_by_gene"), "the answer does not name what a folder holds: \(text)")
             #expect(Date().timeIntervalSince(t0) < 10, "\(path) took \(Date().timeIntervalSince(t0)) s")
             #expect(try d.send("GET", "/api/health", timeout: 5).0 == 200)
         }

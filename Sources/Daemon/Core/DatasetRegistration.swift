@@ -112,7 +112,13 @@ public enum DatasetRegistration {
         var out: [String] = []
         while let rel = e.nextObject() as? String {
             let p = folder.hasSuffix("/") ? folder + rel : folder + "/" + rel
-            if try !checkKind(p, field: "path") { out.append(p) }
+            // The answer names the folder the user gave, never what it holds.
+            let isFolder: Bool
+            do { isFolder = try checkKind(p, field: "path") } catch {
+                throw APIError(status: .unprocessableContent, code: "unreadable_dataset",
+                               message: "path: \(folder) holds something other than regular files and folders (a FIFO, socket, device or broken link), so it is not read as a dataset")
+            }
+            if !isFolder { out.append(p) }
             if out.count > 100_000 { throw notADataset(folder) }
         }
         return out.sorted()
