@@ -97,7 +97,7 @@ import Workflows
         c.cells = 800; c.referenceCells = 100
         try H5ADWriter.write(TissueSimulator.simulate(c).spatial, to: root + "/tissue.h5ad")
 
-        let daemon = Daemon(exe: exe, root: root, port: 20_000 + Int(getpid() % 10_000))
+        let daemon = Daemon(exe: exe, root: root, port: RealDaemon.freePort())   // a free port: suites run in parallel
         try daemon.start()
         defer { daemon.stop() }
         try daemon.request("POST", "/api/projects", body: #"{"name": "crash"}"#)

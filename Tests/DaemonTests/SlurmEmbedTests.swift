@@ -35,7 +35,7 @@ extension SlurmExecutorTests {
         c.cells = 600; c.referenceCells = 100
         try H5ADWriter.write(TissueSimulator.simulate(c).spatial, to: root + "/tissue.h5ad")
 
-        let daemon = CrashRecoveryTests.Daemon(exe: exe, root: root, port: 30_000 + Int(getpid() % 10_000))
+        let daemon = CrashRecoveryTests.Daemon(exe: exe, root: root, port: RealDaemon.freePort())
         try daemon.start()
         defer { daemon.stop() }
         try daemon.request("POST", "/api/projects", body: #"{"name": "s"}"#)
@@ -90,7 +90,7 @@ extension SlurmExecutorTests {
         c.cells = 600; c.referenceCells = 100; c.fovs = 3
         try H5ADWriter.write(TissueSimulator.simulate(c).spatial, to: root + "/tissue.h5ad")
 
-        let daemon = CrashRecoveryTests.Daemon(exe: exe, root: root, port: 31_000 + Int(getpid() % 10_000))
+        let daemon = CrashRecoveryTests.Daemon(exe: exe, root: root, port: RealDaemon.freePort())
         try daemon.start()
         defer { daemon.stop() }
         try daemon.request("POST", "/api/projects", body: #"{"name": "s"}"#)

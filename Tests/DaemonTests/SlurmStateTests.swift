@@ -91,7 +91,7 @@ struct SlurmMissingClientTests {
         try Data(#"{"executor": "slurm", "slurm": {"binDirectory": "/nonexistent-slurm-bin"}}"#.utf8).write(to: URL(fileURLWithPath: root + "/tesserad.json"))
         let p = Process()
         p.executableURL = URL(fileURLWithPath: exe)
-        p.arguments = ["serve", "--root", root, "--port", "\(40_000 + Int(getpid() % 10_000))", "--workflows", FileManager.default.currentDirectoryPath + "/workflows"]
+        p.arguments = ["serve", "--root", root, "--port", "\(RealDaemon.freePort())", "--workflows", FileManager.default.currentDirectoryPath + "/workflows"]
         let err = Pipe()
         p.standardError = err; p.standardOutput = FileHandle.nullDevice
         try p.run()

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Render
 import Testing
 
@@ -10,6 +13,18 @@ import Testing
 /// reports; colouring by a gene changes the pixels; the UMAP panel is drawn; the URL state round-trips; no
 /// JavaScript error reaches the page or the console; a screenshot shows colour in both panels.
 @Suite(.serialized) struct ViewerBrowserTests {
+    /// A port the kernel hands out as free now (bind to port 0, read it back).
+    static func freePort() -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET); addr.sin_port = 0; addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        return Int(UInt16(bigEndian: addr.sin_port))
+    }
+
     static let token = "viewer-test-token-0123456789"
 
     static func chromium() -> String? {
@@ -87,7 +102,7 @@ import Testing
         try Self.run(tessera, ["simulate", "--cells", "1500", "--genes", "120", "--fovs", "2", "--seed", "3", "--out", dir.appendingPathComponent("sim").path])
 
         // A real daemon on a free port, with a token.
-        let port = 20_000 + Int(getpid() % 20_000)
+        let port = Self.freePort()   // not derived from the PID: suites of other targets run in the same process
         let d = Process()
         d.executableURL = URL(fileURLWithPath: tesserad)
         d.arguments = ["serve", "--root", dir.appendingPathComponent("root").path, "--port", String(port),
