@@ -88,23 +88,7 @@ enum EmbedPartWorkflow: WorkflowImplementation {
         var cfg = ckpt.model.config
         cfg.positionEmbedding = try context.bool("position_embedding")
         let model = CellLM(config: cfg, params: ckpt.model.params, seed: context.seed)
-        let d = cfg.latentDim
-        var x = Matrix(rows: rows.count, cols: d)
-        let progress = ProgressReporter(context, phase: "embed", total: set.cellCount)
-        let chunk = max(1, Parallel.cores)
-        var done = 0
-        for lo in stride(from: 0, to: set.sequences.count, by: chunk) {
-            try context.checkCancelled()
-            let hi = min(lo + chunk, set.sequences.count)
-            let out = try model.embedMany(Array(set.sequences[lo..<hi]))
-            for (k, e) in out.enumerated() {
-                for (r, row) in set.rows[lo + k].enumerated() {
-                    for j in 0..<d { x.data[row * d + j] = e.data[r * d + j] }
-                }
-                done += set.rows[lo + k].count
-            }
-            progress.report(step: done)
-        }
+        let x = try EmbedWorkflow.embedAll(model, set, cells: rows.count, context)
         try EmbedFanOut.write(rows: rows, embedding: x, sequences: set.sequences.count, to: try context.artifactURL("part.bin"))
     }
 }

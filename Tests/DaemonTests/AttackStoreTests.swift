@@ -116,6 +116,31 @@ import Testing
         }
     }
 
+    /// `kill -9` of the daemon in the middle of a registration (its child still reading a 3 GB file): a restart
+    /// on the same root is not blocked, stores nothing half-done, and the store passes `integrity_check`.
+    @Test func killNineMidRegistration() throws {
+        let root = RealDaemon.tempRoot("killmid")
+        let sparse = root + "/huge.csv"
+        let fd = open(sparse, O_CREAT | O_WRONLY, 0o644)
+        #expect(ftruncate(fd, 3 << 30) == 0)
+        close(fd)
+        let d = try RealDaemon(root: root + "/data", config: ["registerMemoryMB": 1024])
+        try Self.project(d)
+        let port = d.port
+        Thread.detachNewThread {   // the request that never gets its answer
+            let body = #"{"path": "\#(sparse)", "name": "huge"}"#
+            _ = try? TestHTTP.exchange(Data("POST /api/projects/p/datasets HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)".utf8), port: port, timeout: 30)
+        }
+        Thread.sleep(forTimeInterval: 0.4)
+        d.kill9()
+        let again = try RealDaemon(root: root + "/data")
+        defer { again.stop() }
+        let (st, list) = try again.send("GET", "/api/projects/p/datasets")
+        #expect(st == 200 && list == "[]", "nothing half-registered: \(list)")
+        again.stop()
+        #expect(try ProjectStore(path: root + "/data/tessera.sqlite").integrityCheck() == "ok")
+    }
+
     /// A second daemon on the same root refuses to start and names the first one's PID.
     @Test func twoDaemonsOnOneRoot() throws {
         let root = RealDaemon.tempRoot("tworoots")

@@ -87,31 +87,9 @@ final class RealDaemon {
         for (k, v) in h.sorted(by: { $0.key < $1.key }) { request += "\(k): \(v)\r\n" }
         if let payload { request += "Content-Length: \(payload.utf8.count)\r\n" }
         request += "\r\n" + (payload ?? "")
-        let raw = try RealDaemon.exchange(Data(request.utf8), host: host, port: port, timeout: timeout)
+        let raw = try TestHTTP.exchange(Data(request.utf8), port: port, host: host, timeout: timeout)
         let (status, text) = try TestHTTP.parse(raw)
         return (status.code, text)
-    }
-
-    /// Sends bytes to host:port and reads the answer to the end.
-    static func exchange(_ bytes: Data, host: String, port: Int, timeout: Int) throws -> Data {
-        let fd = try connectSocket(host: host, port: port, timeout: timeout)
-        defer { close(fd) }
-        var sent = 0
-        try bytes.withUnsafeBytes { p in
-            while sent < p.count {
-                let n = Glibc.send(fd, p.baseAddress! + sent, p.count - sent, Int32(MSG_NOSIGNAL))
-                if n <= 0 { throw Failure("send failed: \(String(cString: strerror(errno)))") }
-                sent += n
-            }
-        }
-        var out = Data(), buf = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = recv(fd, &buf, buf.count, 0)
-            if n == 0 { break }
-            if n < 0 { throw Failure("recv failed: \(String(cString: strerror(errno)))") }
-            out.append(contentsOf: buf[0..<n])
-        }
-        return out
     }
 
     /// A connected TCP socket with send/receive timeouts.

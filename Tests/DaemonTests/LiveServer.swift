@@ -44,18 +44,10 @@ struct TestHTTP: Sendable {
         return try Self.parse(raw)
     }
 
-    static func exchange(_ bytes: Data, port: Int) throws -> Data {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure("socket() failed") }
+    static func exchange(_ bytes: Data, port: Int, host: String = "127.0.0.1", timeout: Int = 60) throws -> Data {
+        let fd: Int32
+        do { fd = try RealDaemon.connectSocket(host: host, port: port, timeout: timeout) } catch { throw Failure("\(error)") }
         defer { close(fd) }
-        var tv = timeval(tv_sec: 60, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let ok = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
-        guard ok == 0 else { throw Failure("connect to 127.0.0.1:\(port) failed: \(String(cString: strerror(errno)))") }
         var sent = 0
         try bytes.withUnsafeBytes { p in
             while sent < p.count {

@@ -25,24 +25,31 @@ extension SlurmExecutorTests {
         try H5File.open(path, probe: false).root.group("obsm").dataset("X_tessera").readFloats()
     }
 
-    @Test func embedOnSlurmEqualsLocalBitForBit() throws {
+    /// A real tesserad configured for the test cluster, a simulated tissue registered as `tissue` in project
+    /// `s`, and a finished 20-step tiny pretrain job whose checkpoint the embeds use.
+    static func daemonWithPretrainedModel(tag: String, fovs: Int?) throws -> (root: String, daemon: CrashRecoveryTests.Daemon, pretrain: String) {
         let exe = try CrashRecoveryTests.binary()
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-slurm-embed-\(UUID().uuidString)").path
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-slurm-\(tag)-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil)
         try Data(#"{"slurm": {"slurmConf": "\#(SlurmTestCluster.conf)"}}"#.utf8).write(to: URL(fileURLWithPath: root + "/tesserad.json"))
         var c = SimulationConfig.tiny
         c.cells = 600; c.referenceCells = 100
+        if let fovs { c.fovs = fovs }
         try H5ADWriter.write(TissueSimulator.simulate(c).spatial, to: root + "/tissue.h5ad")
-
         let daemon = CrashRecoveryTests.Daemon(exe: exe, root: root, port: RealDaemon.freePort())
         try daemon.start()
-        defer { daemon.stop() }
         try daemon.request("POST", "/api/projects", body: #"{"name": "s"}"#)
         try daemon.request("POST", "/api/projects/s/datasets", body: #"{"path": "\#(root)/tissue.h5ad", "name": "tissue"}"#)
         let pre = try daemon.request("POST", "/api/jobs", body: #"{"project": "s", "workflow": "pretrain", "inputs": {"spatial": "tissue"}, "parameters": {"preset": "tiny", "steps": 20}}"#)
         let preID = try #require((pre["job"] as? [String: Any])?["id"] as? String)
-        #expect(try Self.waitTerminal(daemon, preID, seconds: 120)["state"] as? String == "succeeded")
+        #expect(try waitTerminal(daemon, preID, seconds: 120)["state"] as? String == "succeeded")
+        return (root, daemon, preID)
+    }
+
+    @Test func embedOnSlurmEqualsLocalBitForBit() throws {
+        let (root, daemon, preID) = try Self.daemonWithPretrainedModel(tag: "embed", fovs: nil)
+        defer { daemon.stop() }
 
         var ids: [String: String] = [:]
         for executor in ["local", "slurm"] {
@@ -81,23 +88,8 @@ extension SlurmExecutorTests {
     /// A 3-FOV embed as a Slurm job array of 3 tasks (3 cpus each, so one task fits a 4-cpu node and the tasks
     /// spread over both nodes) plus a gather under afterok: the same embedding as the local run, bit for bit.
     @Test func embedArrayOverTwoNodesEqualsLocal() throws {
-        let exe = try CrashRecoveryTests.binary()
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-slurm-array-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: root + "/daemon.log", contents: nil)
-        try Data(#"{"slurm": {"slurmConf": "\#(SlurmTestCluster.conf)"}}"#.utf8).write(to: URL(fileURLWithPath: root + "/tesserad.json"))
-        var c = SimulationConfig.tiny
-        c.cells = 600; c.referenceCells = 100; c.fovs = 3
-        try H5ADWriter.write(TissueSimulator.simulate(c).spatial, to: root + "/tissue.h5ad")
-
-        let daemon = CrashRecoveryTests.Daemon(exe: exe, root: root, port: RealDaemon.freePort())
-        try daemon.start()
+        let (root, daemon, preID) = try Self.daemonWithPretrainedModel(tag: "array", fovs: 3)
         defer { daemon.stop() }
-        try daemon.request("POST", "/api/projects", body: #"{"name": "s"}"#)
-        try daemon.request("POST", "/api/projects/s/datasets", body: #"{"path": "\#(root)/tissue.h5ad", "name": "tissue"}"#)
-        let pre = try daemon.request("POST", "/api/jobs", body: #"{"project": "s", "workflow": "pretrain", "inputs": {"spatial": "tissue"}, "parameters": {"preset": "tiny", "steps": 20}}"#)
-        let preID = try #require((pre["job"] as? [String: Any])?["id"] as? String)
-        #expect(try Self.waitTerminal(daemon, preID, seconds: 120)["state"] as? String == "succeeded")
         var ids: [String: String] = [:]
         // The 5-task job runs after the others, so that the 3-cpu tasks find both nodes free.
         for batch in [[("local", #""executor": "local""#), ("array", #""executor": "slurm", "resources": {"arrayTasks": 3, "cpus": 3}"#)],

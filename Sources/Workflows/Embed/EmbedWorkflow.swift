@@ -43,23 +43,12 @@ public enum EmbedWorkflow: WorkflowImplementation {
         }
     }
 
-    public static func run(_ context: WorkflowContext) throws {
-        var seconds: [String: Double] = [:]
-        var clock = Date()
-        func lap(_ phase: String) { seconds["seconds_\(phase)"] = Date().timeIntervalSince(clock); clock = Date() }
-
-        context.emit(JobEvent(kind: .progress, phase: "load", step: 0, total: 1))
-        let (ds, ckpt) = try inputs(context)
-        let set = try sequences(context, ds, ckpt)
-        var cfg = ckpt.model.config
-        cfg.positionEmbedding = try context.bool("position_embedding")
-        let model = CellLM(config: cfg, params: ckpt.model.params, seed: context.seed)
-        context.emit(JobEvent(kind: .progress, phase: "load", step: 1, total: 1))
-        lap("load")
-
-        // Embeddings, a few sequences at a time so progress and cancellation stay responsive.
-        let d = cfg.latentDim
-        var x = Matrix(rows: ds.cellCount, cols: d)
+    /// Latents of every cell of `set` ([cells, latentDim], rows as `set.rows` say), a few sequences at a time so
+    /// progress and cancellation stay responsive. The batches are `Parallel.cores` sequences: Slurm array parts
+    /// (`tesserad embed-part`) call this too, so a gathered result equals the local one bit for bit.
+    public static func embedAll(_ model: CellLM, _ set: SequenceSet, cells: Int, _ context: WorkflowContext) throws -> Matrix {
+        let d = model.config.latentDim
+        var x = Matrix(rows: cells, cols: d)
         let progress = ProgressReporter(context, phase: "embed", total: set.cellCount)
         let chunk = max(1, Parallel.cores)
         var done = 0
@@ -75,6 +64,24 @@ public enum EmbedWorkflow: WorkflowImplementation {
             }
             progress.report(step: done)
         }
+        return x
+    }
+
+    public static func run(_ context: WorkflowContext) throws {
+        var seconds: [String: Double] = [:]
+        var clock = Date()
+        func lap(_ phase: String) { seconds["seconds_\(phase)"] = Date().timeIntervalSince(clock); clock = Date() }
+
+        context.emit(JobEvent(kind: .progress, phase: "load", step: 0, total: 1))
+        let (ds, ckpt) = try inputs(context)
+        let set = try sequences(context, ds, ckpt)
+        var cfg = ckpt.model.config
+        cfg.positionEmbedding = try context.bool("position_embedding")
+        let model = CellLM(config: cfg, params: ckpt.model.params, seed: context.seed)
+        context.emit(JobEvent(kind: .progress, phase: "load", step: 1, total: 1))
+        lap("load")
+
+        let x = try embedAll(model, set, cells: ds.cellCount, context)
         lap("embed")
 
         try context.checkCancelled()
@@ -103,7 +110,7 @@ public enum EmbedWorkflow: WorkflowImplementation {
         lap("write")
 
         var metrics: [String: Double] = [
-            "cells": Double(ds.cellCount), "sequences": Double(set.sequences.count), "embedding_dim": Double(d),
+            "cells": Double(ds.cellCount), "sequences": Double(set.sequences.count), "embedding_dim": Double(x.cols),
             "genes_shared": Double(GeneVocabulary.coverage(ds, of: ckpt.genes)), "vocabulary": Double(ckpt.genes.count),
             "leiden_clusters": Double(leiden.communityCount), "leiden_quality": leiden.quality,
             "position_embedding": cfg.positionEmbedding && ds.coordinates != nil ? 1 : 0,
