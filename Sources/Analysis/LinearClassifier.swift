@@ -10,7 +10,9 @@ import Tensor
 ///     let p = try head.predict(q)
 public struct LinearClassifier: Sendable {
     public var l2: Float = 1e-4
-    public var epochs = 300
+    /// Full-batch Adam epochs: 300 stopped short of convergence on osmFISH's 33 log-normalised genes (validation
+    /// macro-F1 0.704 against 0.732 at 1,000, which matched scikit-learn's converged fit).
+    public var epochs = 1000
     public var learningRate: Float = 0.05
     public var balanced = true
     public init() {}

@@ -170,6 +170,9 @@ struct QualityBench: ParsableCommand {
     @Option(help: "Pretraining steps (0 = 400, quick 150).") var pretrainSteps = 0
     @Option(help: "SupCon steps (0 = 1000, quick 300).") var steps = 0
     @Flag(help: "Skip the scanpy peer.") var noPeer = false
+    @Option(help: "annotate: several seeds, comma-separated (one split each, then a summary); overrides --seed.") var seeds: String?
+    @Option(help: "annotate: label columns, comma-separated.") var labels = "ClusterName,Region"
+    @Option(help: "annotate: write each column's classifier features and split to this folder.") var dump: String?
     @Option(help: "Python of the peer venv.") var python = FileManager.default.currentDirectoryPath + "/.venv-bench/bin/python"
 
     func run() throws {
@@ -178,6 +181,8 @@ struct QualityBench: ParsableCommand {
             var o = AnnotateQuality.Options()
             o.quick = quick; o.data = sharedData + "/osmfish/osmfish_valid_cells.h5ad"
             o.seed = seed; o.pretrainSteps = pretrainSteps; o.steps = steps; o.peer = !noPeer; o.python = python
+            o.labels = labels.split(separator: ",").map(String.init); o.dump = dump
+            o.seeds = try (seeds ?? "").split(separator: ",").map { guard let v = UInt64($0.trimmingCharacters(in: .whitespaces)) else { throw ValidationError("--seeds lists '\($0)'; give whole numbers, e.g. 0,1,2") }; return v }
             try AnnotateQuality.run(o)
         }
         if part == "cluster" || part == "all" {

@@ -6,8 +6,8 @@ import Tensor
 
 /// `annotate`: labels for the cells that have none. SupCon fine-tuning on the labelled cells of `data` (after a
 /// brief pretraining, or from a pretrain/cluster-supcon checkpoint), then a classifier on the embedding chosen by
-/// validation (`LabelTransfer`: kNN or a linear head on the latent, the projection, the latent with the cell's
-/// expression, and with its spatial niche), with a per-cell confidence and "Unknown" below `min_confidence`.
+/// validation (`LabelTransfer`: kNN or a linear head on the latent, the projection, the cell's expression, the
+/// latent with the expression, and with its spatial niche, or the mean of the two best), with a per-cell confidence and "Unknown" below `min_confidence`.
 ///
 /// The labelled cells are split, stratified and seeded (`split`): **validation** cells (`validation_fraction`
 /// of each class) are held out of fine-tuning and choose the classifier; in `evaluation` mode **test** cells
@@ -137,13 +137,11 @@ public enum AnnotateWorkflow: WorkflowImplementation {
                                             classes: labels.classes.count, choice: s.choice, k: s.k, minConfidence: s.minConfidence)
         var queryOutcome: LabelTransfer.Outcome?
         if let qe = queryEmbeddings {
-            // The method validation chose, or (a query without coordinates cannot use the niche) the best-validated
-            // one the query has features for.
-            let ranked = [outcome.method] + outcome.validationMacroF1.sorted { $0.value > $1.value }.map(\.key)
-            let usable = ranked.first { $0.features(qe) != nil } ?? .knnLatent
-            queryOutcome = try LabelTransfer.run(reference: ref, codes: labels.codes, train: train + valRows, validation: [], query: qe,
-                                                 classes: labels.classes.count, methods: [usable],
-                                                 k: s.k, minConfidence: s.minConfidence)
+            // The selection validation chose, or (a query without coordinates cannot use the niche) the
+            // best-validated one the query has features for.
+            let usable = outcome.ranked.first { $0.usable(qe) } ?? LabelTransfer.Selection([.knnLatent])
+            queryOutcome = try LabelTransfer.predict(usable, reference: ref, codes: labels.codes, rows: train + valRows, query: qe,
+                                                     classes: labels.classes.count, k: s.k, minConfidence: s.minConfidence)
         }
         context.emit(JobEvent(kind: .progress, phase: "classify", step: 1, total: 1))
 
@@ -153,7 +151,7 @@ public enum AnnotateWorkflow: WorkflowImplementation {
             "unlabelled_cells": Double(labels.codes.filter { $0 < 0 }.count),
             "predicted_unknown_fraction_unlabelled": fraction(outcome.labels, rows: labels.codes.indices.filter { labels.codes[$0] < 0 }),
         ]
-        for (m, f) in outcome.validationMacroF1 { metrics["validation_macro_f1_\(m.rawValue)"] = f }
+        for (m, f) in outcome.validationMacroF1 { metrics["validation_macro_f1_\(m)"] = f }
         if s.evaluation {
             let rows = labels.codes.indices.filter { test[$0] }
             metrics.merge(try LabelTransfer.scores(truth: rows.map { Int(labels.codes[$0]) }, predicted: rows.map { outcome.argmax[$0] },
@@ -189,7 +187,7 @@ public enum AnnotateWorkflow: WorkflowImplementation {
         try trainer.write(to: try context.artifactURL("model.tsr"), genes: data.vocabulary, progress: ["step": Double(pre + s.supcon.steps), "phase": 2])
         context.emitArtifact("model.tsr", kind: "checkpoint")
         try context.writeMetrics(metrics, details: [
-            "classes": .array(labels.classes.map { .string($0) }), "classifier": .string(outcome.method.rawValue),
+            "classes": .array(labels.classes.map { .string($0) }), "classifier": .string(outcome.selection.name),
             "checkpoint": ck == nil ? .string("none: pretrained on the data's training cells") : .string(try context.string("checkpoint")),
         ])
         context.emit(JobEvent(kind: .progress, phase: "write", step: 1, total: 1))
@@ -209,10 +207,10 @@ public enum AnnotateWorkflow: WorkflowImplementation {
         x.obs["predicted_\(column)_confidence"] = .float(outcome.confidence)
         x.tessera = [("workflow", .string(name)), ("version", .string(context.spec.version)), ("parameters", .string(context.parametersJSON()))]
         x.uns = [("annotate", .dict([
-            ("label_column", .string(column)), ("classes", .strings(classes)), ("classifier", .string(outcome.method.rawValue)),
+            ("label_column", .string(column)), ("classes", .strings(classes)), ("classifier", .string(outcome.selection.name)),
             ("min_confidence", .number(s.minConfidence)), ("unknown_label", .string(unknown)),
-            ("validation_macro_f1", .dict(outcome.validationMacroF1.sorted { $0.key.rawValue < $1.key.rawValue }
-                .map { ($0.key.rawValue, .number($0.value.isFinite ? $0.value : -1)) })),
+            ("validation_macro_f1", .dict(outcome.validationMacroF1.sorted { $0.key < $1.key }
+                .map { ($0.key, .number($0.value.isFinite ? $0.value : -1)) })),
         ]))]
         return x
     }

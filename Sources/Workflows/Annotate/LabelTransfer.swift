@@ -7,14 +7,21 @@ import Tensor
 ///
 /// Candidates (`CellFeatures`): kNN (`k` neighbours) and a linear head (`LinearClassifier`, class-balanced
 /// softmax), each on the fine-tuned latent (`obsm['X_tessera']`) and on the SupCon projection
-/// (`obsm['X_tessera_supcon']`); the linear head on the latent joined with the cell's log-normalised expression;
-/// and, for spatial data, that plus the cell's niche (the mean of both over its 10 nearest spatial neighbours).
-/// Each is fit on the training cells and scored on the validation cells; the best (ties → the earlier in
-/// `Method.allCases`) is refit on training + validation cells and predicts the query. A cell whose confidence (the chosen
-/// classifier's probability of its class) is below `minConfidence` is reported as unknown (−1).
+/// (`obsm['X_tessera_supcon']`); the linear head on the cell's log-normalised expression alone, on the latent
+/// joined with it, and, for spatial data, on that plus the cell's niche (the mean of both over its 10 nearest
+/// spatial neighbours). Each is fit on the training cells and scored on the validation cells; then the two
+/// best are averaged (the mean of their class probabilities) and scored the same way, as one more candidate.
+/// The best `Selection` (ties → a single method, then the earlier in `Method.allCases`) is refit on training +
+/// validation cells and predicts the query. A cell whose confidence (the selection's probability of its class)
+/// is below `minConfidence` is reported as unknown (−1).
+///
+/// Why the pair: on osmFISH the expression head and the embedding heads err on different cells (the SupCon
+/// latent of training cells is fit to their labels, so a head on it trusts it more than held-out cells bear
+/// out); averaging the two best validated heads was ahead of either on development splits (docs/annotate.md).
 public enum LabelTransfer {
     public enum Method: String, CaseIterable, Sendable {
         case knnLatent = "knn_latent", knnProjection = "knn_supcon", linearLatent = "linear_latent", linearProjection = "linear_supcon"
+        case linearExpression = "linear_expression"
         case linearLatentExpression = "linear_latent_expression", linearLatentExpressionNiche = "linear_latent_expression_niche"
         public var isKNN: Bool { self == .knnLatent || self == .knnProjection }
 
@@ -23,10 +30,20 @@ public enum LabelTransfer {
             switch self {
             case .knnLatent, .linearLatent: return f.latent
             case .knnProjection, .linearProjection: return f.projection
+            case .linearExpression: return f.expression
             case .linearLatentExpression: return CellFeatures.concat([f.latent, f.expression])
             case .linearLatentExpressionNiche: return f.niche.map { CellFeatures.concat([f.latent, f.expression, $0]) }
             }
         }
+    }
+
+    /// What predicts: one method, or two whose class probabilities are averaged.
+    public struct Selection: Hashable, Sendable {
+        public var methods: [Method]
+        public init(_ methods: [Method]) { self.methods = methods }
+        /// `linear_expression`, or `linear_expression+linear_latent_expression` for a pair.
+        public var name: String { methods.map(\.rawValue).joined(separator: "+") }
+        func usable(_ f: CellFeatures) -> Bool { methods.allSatisfy { $0.features(f) != nil } }
     }
 
     /// Which classifiers may be chosen (the workflow's `classifier` parameter).
@@ -36,7 +53,7 @@ public enum LabelTransfer {
             switch self {
             case .auto: return Method.allCases
             case .knn: return [.knnLatent, .knnProjection]
-            case .linear: return [.linearLatent, .linearProjection, .linearLatentExpression, .linearLatentExpressionNiche]
+            case .linear: return Method.allCases.filter { !$0.isKNN }
             }
         }
     }
@@ -54,47 +71,77 @@ public enum LabelTransfer {
         /// Per query cell: the class the classifier ranks first (never −1) and its probability.
         public var argmax: [Int]
         public var confidence: [Double]
-        public var method: Method
-        /// Validation macro-F1 of every candidate tried (NaN when there were no validation cells).
-        public var validationMacroF1: [Method: Double]
+        public var selection: Selection
+        /// Validation macro-F1 of every candidate tried, by `Selection.name` (empty without validation cells).
+        public var validationMacroF1: [String: Double]
+        /// The candidates tried, best-validated first (for a query that cannot use the chosen one).
+        public var ranked: [Selection]
     }
 
     /// Fits on `reference` rows `train` (labels `codes`, classes 0..<classes), selects on rows `validation`, and
     /// predicts every row of `query`.
     public static func run(reference: CellFeatures, codes: [Int32], train: [Int], validation: [Int], query: CellFeatures,
                            classes: Int, choice: Choice = .auto, k: Int = 15, minConfidence: Double = 0.5) throws -> Outcome {
-        try run(reference: reference, codes: codes, train: train, validation: validation, query: query, classes: classes,
-                methods: choice.methods, k: k, minConfidence: minConfidence)
-    }
-
-    /// As above with the candidate methods listed (one method: no selection).
-    public static func run(reference: CellFeatures, codes: [Int32], train: [Int], validation: [Int], query: CellFeatures,
-                           classes: Int, methods: [Method], k: Int = 15, minConfidence: Double = 0.5) throws -> Outcome {
         // Methods whose features both sides have (the niche needs coordinates on both).
-        let candidates = methods.filter { $0.features(reference) != nil && $0.features(query) != nil }
+        let candidates = choice.methods.filter { $0.features(reference) != nil && $0.features(query) != nil }
         guard !candidates.isEmpty else {
-            throw WorkflowError.invalidParameter(name: "classifier", message: "none of \(methods.map(\.rawValue).joined(separator: ", ")) can run on these cells (the niche needs coordinates on both sides); use classifier=auto")
+            throw WorkflowError.invalidParameter(name: "classifier", message: "none of \(choice.methods.map(\.rawValue).joined(separator: ", ")) can run on these cells (the niche needs coordinates on both sides); use classifier=auto")
         }
-        func fitPredict(_ m: Method, _ rows: [Int], _ x: Matrix) throws -> ClassPrediction {
-            precondition(!rows.isEmpty, "training rows")
-            let y = rows.map { Int(codes[$0]) }
-            let z = Self.rows(m.features(reference)!, rows)
-            if m.isKNN { return try KNNClassifier(k: min(k, rows.count)).predict(train: z, labels: y, classes: classes, query: x) }
-            return try LinearClassifier().fit(z, labels: y, classes: classes).predict(x)
-        }
-        var scores: [Method: Double] = [:]
-        var chosen = candidates[0]
+        var scores: [String: Double] = [:]
+        var ranked = candidates.map { Selection([$0]) }
         if !validation.isEmpty && candidates.count > 1 {
             let truth = validation.map { Int(codes[$0]) }
+            var predictions: [Method: Matrix] = [:]
             for m in candidates {
-                let p = try fitPredict(m, train, Self.rows(m.features(reference)!, validation))
-                scores[m] = try Metrics.macroF1(truth: truth, predicted: p.labels)
+                let p = try fitPredict(Selection([m]), reference: reference, codes: codes, rows: train, query: rows(m.features(reference)!, validation), k: k, classes: classes)
+                scores[m.rawValue] = try Metrics.macroF1(truth: truth, predicted: p.labels)
+                predictions[m] = p.probabilities
             }
-            chosen = candidates.max { (scores[$0] ?? -1, -Double(candidates.firstIndex(of: $0)!)) < (scores[$1] ?? -1, -Double(candidates.firstIndex(of: $1)!)) }!
+            // Stable: equal scores keep Method.allCases order.
+            let singles = candidates.enumerated().sorted { (scores[$0.element.rawValue]!, -$0.offset) > (scores[$1.element.rawValue]!, -$1.offset) }.map(\.element)
+            let pair = Selection(Array(singles.prefix(2)))
+            scores[pair.name] = try Metrics.macroF1(truth: truth, predicted: ClassPrediction(probabilities: mean(pair.methods.map { predictions[$0]! })).labels)
+            ranked = (singles.map { Selection([$0]) } + [pair]).enumerated()
+                .sorted { (scores[$0.element.name]!, -$0.offset) > (scores[$1.element.name]!, -$1.offset) }.map(\.element)
         }
-        let p = try fitPredict(chosen, train + validation, chosen.features(query)!)
+        return try predict(ranked[0], reference: reference, codes: codes, rows: train + validation, query: query, classes: classes,
+                           k: k, minConfidence: minConfidence, scores: scores, ranked: ranked)
+    }
+
+    /// Fits `selection` on `reference` rows `rows` and predicts every row of `query` (no selection step).
+    public static func predict(_ selection: Selection, reference: CellFeatures, codes: [Int32], rows fit: [Int], query: CellFeatures,
+                               classes: Int, k: Int = 15, minConfidence: Double = 0.5,
+                               scores: [String: Double] = [:], ranked: [Selection] = []) throws -> Outcome {
+        guard selection.usable(reference) && selection.usable(query) else {
+            throw WorkflowError.invalidParameter(name: "classifier", message: "\(selection.name) cannot run on these cells (the niche needs coordinates on both sides); use classifier=auto")
+        }
+        let parts = try selection.methods.map { m in
+            try fitPredict(Selection([m]), reference: reference, codes: codes, rows: fit, query: m.features(query)!, k: k, classes: classes).probabilities
+        }
+        let p = ClassPrediction(probabilities: mean(parts))
         let labels = zip(p.labels, p.confidence).map { $1 >= minConfidence ? $0 : -1 }
-        return Outcome(labels: labels, argmax: p.labels, confidence: p.confidence, method: chosen, validationMacroF1: scores)
+        return Outcome(labels: labels, argmax: p.labels, confidence: p.confidence, selection: selection, validationMacroF1: scores,
+                       ranked: ranked.isEmpty ? [selection] : ranked)
+    }
+
+    /// One method fit on `rows` of the reference, predicting `x` (already that method's features).
+    static func fitPredict(_ s: Selection, reference: CellFeatures, codes: [Int32], rows: [Int], query x: Matrix, k: Int, classes: Int) throws -> ClassPrediction {
+        precondition(!rows.isEmpty && s.methods.count == 1, "training rows, one method")
+        let m = s.methods[0]
+        let y = rows.map { Int(codes[$0]) }
+        let z = Self.rows(m.features(reference)!, rows)
+        if m.isKNN { return try KNNClassifier(k: min(k, rows.count)).predict(train: z, labels: y, classes: classes, query: x) }
+        return try LinearClassifier().fit(z, labels: y, classes: classes).predict(x)
+    }
+
+    /// The element-wise mean of equally shaped probability matrices.
+    static func mean(_ parts: [Matrix]) -> Matrix {
+        var out = parts[0]
+        guard parts.count > 1 else { return out }
+        for p in parts.dropFirst() { for t in 0..<out.data.count { out.data[t] += p.data[t] } }
+        let f = 1 / Float(parts.count)
+        for t in 0..<out.data.count { out.data[t] *= f }
+        return out
     }
 
     /// Accuracy, macro-F1 (scikit-learn's, over the true and predicted classes) and ARI of `predicted` (argmax,
