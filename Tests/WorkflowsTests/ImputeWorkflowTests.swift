@@ -81,6 +81,8 @@ import Tensor
         let out = try DatasetReader.read(path: f.artifacts.appendingPathComponent("result.h5ad").path)
         #expect(out.cellCount == Self.tissue.spatial.cellCount && out.geneCount == Self.tissue.spatial.geneCount,
                 "evaluation genes are panel genes: var is the panel")
+        #expect(out.counts == Self.tissue.spatial.counts, "held-out genes keep their measured counts in X")
+        #expect(out.metadata["counts.dropped_from_layer"] == nil, "no X value came from the layer")
     }
 
     @Test func productionImputesGenesAbsentFromThePanel() throws {
@@ -113,8 +115,20 @@ import Tensor
             layer = a[:, g].layers["imputed"].toarray()
             assert np.allclose(b.X.toarray(), layer, rtol=1e-6, atol=1e-6) and (b.X.toarray() > 0).any()
             assert b.obsm["spatial"].shape == (a.n_obs, 2)
+            # result.h5ad: X holds the imputed genes the query lacks (var['imputed']), equal to the layer; measured
+            # genes keep the input's counts; the normalisation the uns text gives runs.
+            imp, meas = a.var["imputed"].to_numpy(bool), a.var["measured"].to_numpy(bool)
+            assert list(a.var_names[imp]) == g and (imp == ~meas).all(), (list(a.var_names[imp]), g)
+            X = a[:, g].X.toarray()
+            assert np.array_equal(X, layer) and (X > 0).mean() > 0.5, (X > 0).mean()
+            q = ad.read_h5ad(sys.argv[3])
+            assert np.array_equal(a[:, list(q.var_names)].X.toarray(), q.X.toarray())
+            assert a.X.has_sorted_indices
+            import scipy.sparse
+            a.X = scipy.sparse.diags(1e4 / np.maximum(a[:, a.var['measured']].X.sum(1).A1, 1)) @ a.X
+            assert np.allclose(a[:, a.var['measured']].X.sum(1).A1[q.X.sum(1).A1 > 0], 1e4, rtol=1e-4)
             print("ok")
-            """, [path, f.artifacts.appendingPathComponent("imputed.h5ad").path])
+            """, [path, f.artifacts.appendingPathComponent("imputed.h5ad").path, inp.spatial])
             #expect(out.contains("ok"))
             #expect(try WorkflowTestSupport.runPython(WorkflowTestSupport.scanpyCheck, [path, "cell_type"]).contains("scanpy ok"))
         }

@@ -15,7 +15,8 @@ import Tensor
 ///
 /// Writes `artifacts/imputed.h5ad` (X = the imputed genes on the query's scale, with the query's obs, coordinates
 /// and images: what `sc.pl.spatial(color=gene)` plots), `artifacts/result.h5ad` (the query as given; `layers['imputed']` over the predicted genes, listed in
-/// `uns['imputed_genes']`, genes absent from the panel appended to var as not measured; per-gene scores in
+/// `uns['imputed_genes']`, genes absent from the panel appended to var as not measured, with their imputed values
+/// in X too (`var['imputed']`; measured genes keep their counts in X); per-gene scores in
 /// `uns['imputation']` in evaluation) and `artifacts/metrics.json`. Checkpoints every `checkpoint_every` steps;
 /// a rerun resumes from the last. With `ensemble` N, N models are fine-tuned one after the other from the
 /// member seeds (`ImputationSettings.memberSeed`), each with its own checkpoints, and the prediction is their mean.
@@ -209,7 +210,8 @@ public enum ImputeWorkflow: WorkflowImplementation {
         context.emit(JobEvent(kind: .progress, phase: "write", step: 0, total: 1))
         var extras = H5ADExtras()
         extras.layers = [.init(name: "imputed", genes: plan.targetGenes, values: prediction.values)]
-        uns.append(("imputed_scale", .string("the query's scale: counts at each query cell's depth (the model's profile rescaled per cell so its panel genes sum to the cell's observed panel counts; rescale=global: one factor for all cells), then multiplied by imputed_scale_factor, the median over the visible panel genes of measured / predicted totals, which carries the query platform's typical per-gene capture relative to the reference to the imputed genes. Divide by imputed_scale_factor for the reference's relative levels.")))
+        extras.xFromLayer = "imputed"   // X holds the imputed genes the query lacks (var['imputed']), so scanpy sees them
+        uns.append(("imputed_scale", .string("the query's scale: counts at each query cell's depth (the model's profile rescaled per cell so its panel genes sum to the cell's observed panel counts; rescale=global: one factor for all cells), then multiplied by imputed_scale_factor, the median over the visible panel genes of measured / predicted totals, which carries the query platform's typical per-gene capture relative to the reference to the imputed genes. Divide by imputed_scale_factor for the reference's relative levels. In result.h5ad, X holds these values for the genes the query does not measure (var['imputed'] true, var['measured'] false) and the measured counts for every other gene; layers['imputed'] holds every prediction (held-out panel genes' too in evaluation). Compute library sizes over the measured genes only, e.g. a.X = scipy.sparse.diags(1e4 / np.maximum(a[:, a.var['measured']].X.sum(1).A1, 1)) @ a.X before sc.pp.log1p(a).")))
         uns.append(("imputed_scale_factor", .number(scaleFactor)))
         uns.append(("imputed_confidence", .numbers(agreement.map { $0.isFinite ? $0 : -1 })))
         uns.append(("imputed_confidence_meaning", .string(settings.ensemble > 1
@@ -223,8 +225,8 @@ public enum ImputeWorkflow: WorkflowImplementation {
         try H5ADWriter.write(query, to: out.path, extras: extras)
         context.emitArtifact("result.h5ad", kind: "h5ad")
         // The imputed genes as an AnnData of their own: X = the imputed values (query scale), with the query's
-        // cells, obs, coordinates and images, so sc.pl.spatial(adata, color=gene) plots them directly (in
-        // result.h5ad, X keeps the measured counts only and the imputed genes read as 0 there).
+        // cells, obs, coordinates and images, so sc.pl.spatial(adata, color=gene) plots them directly (result.h5ad
+        // has them in X only for genes the query does not measure).
         var imputed = query
         imputed.counts = CSRMatrix(dense: prediction.values)
         imputed.geneIDs = plan.targetGenes; imputed.geneSymbols = plan.targetGenes
