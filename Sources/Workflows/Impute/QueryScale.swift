@@ -1,4 +1,5 @@
 import Foundation
+import SpatialData
 import Tensor
 
 /// Puts imputed genes on the query's own scale. The model's prediction, rescaled per cell to the cell's panel
@@ -17,11 +18,27 @@ public enum QueryScale {
         return Foundation.exp(m)
     }
 
+    /// The visible panel genes' measured totals over the query's cells and the model's predicted totals for them
+    /// (the same per-cell rescaling as the imputed genes), in `imputer.panel` order: what `factor` compares.
+    public static func panelTotals(_ imputer: Imputer, query: Dataset) throws -> (observed: [Double], predicted: [Double]) {
+        let predicted = columnSums(try imputer.predict(vocabulary: imputer.panel.map(Int.init)).values)
+        let columns = DatasetSequences.align(query, to: imputer.vocabulary)
+        let measured = query.counts.columnSums()
+        return (imputer.panel.map { g in columns[Int(g)].map { measured[$0] } ?? 0 }, predicted)
+    }
+
     /// Column sums of a cells × genes matrix.
     public static func columnSums(_ m: Matrix) -> [Double] {
         var s = [Double](repeating: 0, count: m.cols)
         for i in 0..<m.rows { for j in 0..<m.cols { s[j] += Double(m.data[i * m.cols + j]) } }
         return s
+    }
+
+    /// The median of |log r| over the finite positive ratios r (NaN without any).
+    public static func medianAbsLog(_ ratios: [Double]) -> Double {
+        let r = ratios.compactMap { $0 > 0 && $0.isFinite ? abs(Foundation.log($0)) : nil }.sorted()
+        guard !r.isEmpty else { return .nan }
+        return r.count % 2 == 1 ? r[r.count / 2] : (r[r.count / 2 - 1] + r[r.count / 2]) / 2
     }
 
     /// How far predicted gene levels are from measured ones: the median over genes (with both means above 0) of
