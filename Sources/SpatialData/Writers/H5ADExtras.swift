@@ -8,13 +8,14 @@ import Tensor
 ///   same name;
 /// - `layers`: per-cell values for a gene list of their own (`layers['imputed']`). anndata needs layers shaped
 ///   like X, so genes absent from the dataset are appended to `var` (`var['measured']` false; X holds nothing
-///   for them unless `xFromLayer` names the layer); the layer is a CSR matrix aligned to that `var` whose stored entries are the
-///   layer's own genes only, and `uns['NAME_genes']` lists them (columns outside the list read as 0 and mean
-///   "not computed");
+///   for them unless `xFromLayer` names the layer); the layer is a CSR matrix aligned to that `var` whose
+///   stored entries are the layer's own genes only, and `uns['NAME_genes']` lists them (columns outside the
+///   list read as 0 and mean "not computed");
 /// - `xFromLayer`: the name of a layer whose values fill X for its genes the dataset does not measure (appended
-///   ones included), so scanpy's `X`-based calls (plots, `rank_genes_groups`) see them; `var['imputed']` marks
-///   them. Measured genes keep their counts in X, whatever the layer holds for them. `uns['tessera']['x_from_layer']`
-///   names the layer, and our reader drops those X values again (they are not counts);
+///   ones included), so scanpy's X-based calls (plots, `rank_genes_groups`) see them; the bool var column of
+///   the layer's name (`var['imputed']`) marks them. Measured genes keep their counts in X, whatever the layer
+///   holds for them. `uns['tessera']['x_from_layer']` names the layer, and our reader drops those X values
+///   again (they are not counts);
 /// - `uns`: top-level entries; `tessera`: entries added to `uns['tessera']` (workflow, version, parameters).
 public struct H5ADExtras: Sendable {
     public var obsm: [(name: String, values: Matrix)] = []

@@ -117,6 +117,7 @@ public enum H5ADReader {
         }
         var measured: [Bool]? = nil
         if case .bool(let m)? = varCols["measured"] { measured = m; varCols["measured"] = nil }
+
         let tessera = uns.flatMap { u in u.kind(of: "tessera") == .group ? try? u.group("tessera") : nil }
         let coords = try H5ADSpatial.coordinates(root, uns: uns, tessera: tessera, obs: &obsCols, n: nCells)
         if let t = tessera {
