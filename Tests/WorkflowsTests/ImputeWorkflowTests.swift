@@ -248,6 +248,8 @@ import Tensor
         #expect(abs(fit.slope + 0.8) < 1e-9 && abs(fit.intercept - 0.5) < 1e-9 && fit.genes == 6)
         #expect(abs(fit.factor(mean: 3) - exp(0.5 - 0.8 * log(3.0))) < 1e-9)
         #expect(abs(fit.factor(mean: 1e6) - fit.factor(mean: 200)) < 1e-12, "clamped at the panel's highest level (2,000 / 10)")
+        #expect(abs(fit.factor(mean: 1e6, above: true) - exp(0.5 - 0.8 * log(1e6))) < 1e-9, "level_above: the line extends upward")
+        #expect(abs(fit.factor(mean: 1e-6, above: true) - fit.factor(mean: 0.1)) < 1e-12, "and stays clamped at the lowest level (1 / 10)")
         #expect(ScaleCalibration.level.factors(observed: observed, predicted: predicted, cells: 10, targetMeans: [3, 0]) == [fit.factor(mean: 3), QueryScale.factor(observed: observed, predicted: predicted)])
         let inp = try Self.inputs()
         defer { try? FileManager.default.removeItem(at: inp.dir) }

@@ -8,15 +8,17 @@ import Foundation
 /// - `global_half`: its square root, shrunk halfway toward 1;
 /// - `level`: log(measured / predicted) of the panel genes fitted against their log predicted mean level by
 ///   Theil–Sen (the median of pairwise slopes, robust to a few odd genes), read off at each imputed gene's
-///   predicted level (clamped to the panel's range): capture that depends on how highly a gene is expressed.
+///   predicted level (clamped to the panel's range): capture that depends on how highly a gene is expressed;
+/// - `level_above`: the same line, clamped at the panel's lowest level only (it extends above the highest).
 public struct ScaleCalibration: Sendable {
-    public enum Rule: Sendable { case none, global, globalHalf, level }
+    public enum Rule: Sendable { case none, global, globalHalf, level, levelAbove }
     public let name: String
     public let rule: Rule
 
     public static let none = ScaleCalibration(name: "none", rule: .none), global = ScaleCalibration(name: "global", rule: .global)
     public static let globalHalf = ScaleCalibration(name: "global_half", rule: .globalHalf), level = ScaleCalibration(name: "level", rule: .level)
-    public static let all: [ScaleCalibration] = [none, global, globalHalf, level]
+    public static let levelAbove = ScaleCalibration(name: "level_above", rule: .levelAbove)
+    public static let all: [ScaleCalibration] = [none, global, globalHalf, level, levelAbove]
 
     /// One factor per target: `observed`/`predicted` are the panel genes' totals over `cells` cells,
     /// `targetMeans` the targets' predicted mean per cell (reference scale).
@@ -26,9 +28,9 @@ public struct ScaleCalibration: Sendable {
         case .none: return targetMeans.map { _ in 1 }
         case .global: return targetMeans.map { _ in global }
         case .globalHalf: return targetMeans.map { _ in global.squareRoot() }
-        case .level:
+        case .level, .levelAbove:
             guard let fit = Self.levelFit(observed: observed, predicted: predicted, cells: cells) else { return targetMeans.map { _ in global } }
-            return targetMeans.map { m in m > 0 ? fit.factor(mean: m) : global }
+            return targetMeans.map { m in m > 0 ? fit.factor(mean: m, above: rule == .levelAbove) : global }
         }
     }
 
@@ -36,8 +38,12 @@ public struct ScaleCalibration: Sendable {
     /// panel genes with both totals above 0, and the range of log predicted means it was fitted on.
     public struct LevelFit: Sendable {
         public var intercept: Double, slope: Double, lowest: Double, highest: Double, genes: Int
-        /// The factor at a predicted mean level (clamped to the panel's range: no extrapolation).
-        public func factor(mean: Double) -> Double { exp(intercept + slope * min(max(log(mean), lowest), highest)) }
+        /// The factor at a predicted mean level, clamped to the panel's range (no extrapolation), or with `above`
+        /// clamped at the lowest level only (the line extends above the panel's highest level).
+        public func factor(mean: Double, above: Bool = false) -> Double {
+            let x = max(log(mean), lowest)
+            return exp(intercept + slope * (above ? x : min(x, highest)))
+        }
     }
 
     /// Theil–Sen fit of the panel genes' log ratios against their log predicted mean; nil with fewer than 3
