@@ -22,6 +22,8 @@ import Workflows
 /// the peers' transform: seqFISH log1p of the values; osmFISH log1p(1e4 · x / L) with L the cell's total over
 /// all 33 genes for the truth, and for our prediction L = visible genes' total + our predicted held-out
 /// counts (the truth's total is not known to a method).
+/// Each pair also reports whether the production-mode confidence ranks its test genes by Pearson, and each
+/// query-scale calibration's scale error (`ImputeQualityBench+Confidence.swift`; results in docs/impute.md).
 /// Hyper-parameters are not tuned on these genes: ours uses the workflow's defaults (preset tiny, 1,000 steps, ensembles of 5,
 /// lr 1e-3, 100 warm-up steps, decoder transfer), which were chosen on four simulated development pairs
 /// (`--pairs suite`, calibrated to the osmFISH pair's platform gap; see `developmentSuite`), and the log_mse
