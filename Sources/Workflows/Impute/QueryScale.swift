@@ -6,11 +6,13 @@ import Tensor
 /// library, keeps each gene's level relative to the panel as the reference has it; platforms differ per gene
 /// in capture (osmFISH's Gad2 reads ~16× lower than the model predicts from the Allen reference). The panel
 /// genes, measured on the query, show how the query platform relates to the model's prediction: for each visible
-/// panel gene the ratio of its measured to its predicted total over the query's cells. Their median (in log
-/// space, so one gene's extreme capture does not dominate) is the calibration factor applied to every imputed
-/// gene. It uses panel genes only, so in evaluation the held-out genes' counts never enter it.
+/// panel gene the ratio of its measured to its predicted total over the query's cells (`panelTotals`). They use
+/// panel genes only, so in evaluation the held-out genes' counts never enter. How the ratios become each imputed
+/// gene's factor is `ScaleCalibration` (the workflow uses `level`); `factor` is the one global factor, their
+/// median, used before and reported beside it; the scale errors measure how far levels end up from measured ones.
 public enum QueryScale {
-    /// exp(median over genes of log(observed / predicted)), over genes with both totals above 0; 1 without any.
+    /// exp(median over genes of log(observed / predicted)), over genes with both totals above 0; 1 without any
+    /// (in log space, so one gene's extreme capture does not dominate).
     public static func factor(observed: [Double], predicted: [Double]) -> Double {
         let logs = zip(observed, predicted).compactMap { o, p -> Double? in o > 0 && p > 0 ? Foundation.log(o / p) : nil }.sorted()
         guard !logs.isEmpty else { return 1 }
