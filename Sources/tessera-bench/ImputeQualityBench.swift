@@ -22,6 +22,8 @@ import Workflows
 /// the peers' transform: seqFISH log1p of the values; osmFISH log1p(1e4 · x / L) with L the cell's total over
 /// all 33 genes for the truth, and for our prediction L = visible genes' total + our predicted held-out
 /// counts (the truth's total is not known to a method).
+/// Each pair also reports whether the production-mode confidence ranks its test genes by Pearson, and each
+/// query-scale calibration's scale error (`ImputeQualityBench+Confidence.swift`; results in docs/impute.md).
 /// Hyper-parameters are not tuned on these genes: ours uses the workflow's defaults (preset tiny, 1,000 steps, ensembles of 5,
 /// lr 1e-3, 100 warm-up steps, decoder transfer), which were chosen on four simulated development pairs
 /// (`--pairs suite`, calibrated to the osmFISH pair's platform gap; see `developmentSuite`), and the log_mse
@@ -111,9 +113,9 @@ public enum ImputeQuality {
         return out
     }
 
-    /// Runs one draw of held-out genes (`o.seed`); returns each method's mean per-gene Pearson.
+    /// Runs one draw of held-out genes (`o.seed`); returns each method's mean per-gene Pearson, and our genes' outcomes.
     static func seqfishPair(_ sharedData: URL, _ o: Options, _ base: ImputationSettings, _ steps: Int, _ peers: String,
-                            _ say: (String) -> Void) throws -> [(String, Double)] {
+                            _ say: (String) -> Void) throws -> ([(String, Double)], [GeneOutcome]) {
         var settings = base
 
         // ---- seqFISH + Tasic: held-out genes --------------------------------------------------------
@@ -139,15 +141,18 @@ public enum ImputeQuality {
                    val.targetGenes.count, o.seed &+ 1, vCell.pearsonMean, vGlobal.pearsonMean, settings.perCellRescaling ? "per-cell" : "global",
                    Date().timeIntervalSince(t0)))
         t0 = Date()
-        let (bPred, _) = try fineTuneAndPredict(query: plan.visibleQuery, reference: tr, targets: plan.targetReferenceColumns, settings: settings)
+        let bFit = try fit(query: plan.visibleQuery, reference: tr, targets: plan.targetReferenceColumns, settings: settings)
+        let bPred = bFit.mean
         let bOursSeconds = Date().timeIntervalSince(t0)
         let bTruth = sq.denseColumns(plan.heldOutQueryColumns)
         let bOurs = ImputationMetrics.score(genes: plan.targetGenes, truth: bTruth, prediction: bPred)
+        let genes = outcomes(bFit, genes: plan.targetGenes, scores: bOurs.genes, truth: bTruth)
+        say(confidenceAndScaleReport("seqFISH + Tasic (seed \(o.seed))", genes, seed: o.seed))
         t0 = Date()
         let bPeers = try runPeers(o, shared: sharedData, pair: "B", args: ["--heldout", plan.targetGenes.joined(separator: ",")], methods: peers)
         let rows = [("ours (CellLM fine-tuned)", bOurs, bOursSeconds)] + bPeers
         say(table(rows, extra: "peers \(Int(Date().timeIntervalSince(t0))) s"))
-        return rows.map { ($0.0, $0.1.pearsonMean) }
+        return (rows.map { ($0.0, $0.1.pearsonMean) }, genes)
     }
 
     /// The seqFISH pair over `o.seqfishDraws` draws of held-out genes (seeds o.seed, o.seed + 1, …; the model's
@@ -155,13 +160,16 @@ public enum ImputeQuality {
     /// pair is noisy (the same settings scored 0.065 on validation genes with one model and −0.006 on the seed-0 test genes).
     static func seqfishDraws(_ sharedData: URL, _ o: Options, _ base: ImputationSettings, _ steps: Int, _ peers: String,
                              _ say: (String) -> Void) throws {
-        var perDraw: [[(String, Double)]] = []
+        var perDraw: [[(String, Double)]] = [], pooled: [GeneOutcome] = []
         for k in 0..<max(1, o.seqfishDraws) {
             var od = o, settings = base
             od.seed = o.seed &+ UInt64(k); settings.seed = od.seed
-            perDraw.append(try seqfishPair(sharedData, od, settings, steps, peers, say))
+            let (rows, genes) = try seqfishPair(sharedData, od, settings, steps, peers, say)
+            perDraw.append(rows); pooled += genes
         }
         guard perDraw.count > 1 else { return }
+        // A gene drawn twice counts twice (each draw is its own fit with other genes hidden).
+        say(confidenceAndScaleReport("seqFISH + Tasic, \(perDraw.count) draws pooled", pooled, seed: o.seed))
         say(String(format: "\nseqFISH + Tasic over %d draws of held-out genes (seeds %d-%d), mean per-gene Pearson per draw and their mean:", perDraw.count, o.seed, o.seed &+ UInt64(perDraw.count - 1)))
         for (m, method) in perDraw[0].map(\.0).enumerated() {
             let v = perDraw.map { $0[m].1 }
@@ -186,6 +194,7 @@ public enum ImputeQuality {
         let allLibrary = os.counts.rowSums()
         var predLibrary = [Double](repeating: 0, count: os.cellCount)
         var t0 = Date()
+        var fits: [(held: [Int], fit: Fit)] = []
         for f in 0..<folds {
             let held = order.enumerated().filter { $0.offset % folds == f }.map(\.element).sorted()
             let hidden = Set(held)
@@ -198,7 +207,9 @@ public enum ImputeQuality {
             }
             var s = settings
             s.seed = o.seed &+ UInt64(f)
-            let (p, _) = try fineTuneAndPredict(query: visible, reference: al, targets: refCols, settings: s)
+            let fold = try fit(query: visible, reference: al, targets: refCols, settings: s)
+            let p = fold.mean
+            fits.append((held, fold))
             let visLib = visible.counts.rowSums()
             for i in 0..<os.cellCount {
                 var sum = 0.0
@@ -211,6 +222,9 @@ public enum ImputeQuality {
         let names = (0..<os.geneCount).map { os.geneSymbols[$0] }
         let cOurs = ImputationMetrics.score(genes: names, truth: os.denseColumns(Array(0..<os.geneCount)), prediction: cPred,
                                             truthLibrary: allLibrary, predictionLibrary: predLibrary)
+        say(confidenceAndScaleReport("osmFISH + Allen (\(folds) gene folds)", fits.flatMap { f in
+            outcomes(f.fit, genes: f.held.map { names[$0] }, scores: f.held.map { cOurs.genes[$0] }, truth: os.denseColumns(f.held))
+        }, seed: o.seed))
         t0 = Date()
         let cPeers = try runPeers(o, shared: sharedData, pair: "C", args: ["--logo"], methods: peers)
         say(table([("ours (CellLM, \(folds) gene folds)", cOurs, cOursSeconds)] + cPeers, extra: "peers \(Int(Date().timeIntervalSince(t0))) s"))
@@ -269,7 +283,8 @@ public enum ImputeQuality {
                           _ sharedData: URL, _ o: Options, _ settings: ImputationSettings, _ say: (String) -> Void) throws -> Double {
         let genes = heldOut.map { full.geneSymbols[$0] }
         let t0 = Date()
-        let (pred, _) = try fineTuneAndPredict(query: visible, reference: reference, targets: heldOut, settings: settings)
+        let pairFit = try fit(query: visible, reference: reference, targets: heldOut, settings: settings)
+        let pred = pairFit.mean
         let truth = full.denseColumns(heldOut)
         var predLibrary = visible.counts.rowSums()
         for i in 0..<predLibrary.count { for t in 0..<heldOut.count { predLibrary[i] += Double(pred[i, t]) } }
@@ -277,6 +292,7 @@ public enum ImputeQuality {
                                         truthLibrary: full.counts.rowSums(), predictionLibrary: predLibrary)
         say(String(format: "%@ (%d cells, %d-gene panel, %d held out): ours Pearson mean %.4f, median %.4f, cosine %.4f (%.0f s)",
                    label, full.cellCount, visible.geneCount, heldOut.count, m.pearsonMean, m.pearsonMedian, m.cosineMean, Date().timeIntervalSince(t0)))
+        say(confidenceAndScaleReport(label, outcomes(pairFit, genes: genes, scores: m.genes, truth: truth), seed: o.seed))
         guard peers else { return m.pearsonMean }
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tessera-impute-dev-\(getpid())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -314,27 +330,6 @@ public enum ImputeQuality {
         let sd = (ratios.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(max(1, ratios.count))).squareRoot()
         func median(_ v: [Double]) -> Double { let o = v.sorted(); return o.isEmpty ? 0 : o[o.count / 2] }
         return (sd, median(s.cv), median(r.cv))
-    }
-
-    /// Fine-tunes a fresh model on query + reference and predicts the target reference columns for the query's
-    /// cells (count scale, rescaled per cell to the visible panel library).
-    static func fineTuneAndPredict(query: Dataset, reference: Dataset, targets: [Int], settings: ImputationSettings) throws -> (Matrix, [Double]) {
-        if settings.ensemble > 1 {
-            var sum: Matrix? = nil, library: [Double] = []
-            for e in 0..<settings.ensemble {
-                var s = settings
-                s.seed = settings.memberSeed(e); s.ensemble = 1
-                let (p, lib) = try fineTuneAndPredict(query: query, reference: reference, targets: targets, settings: s)
-                if sum == nil { sum = p; library = lib } else { for j in 0..<p.data.count { sum!.data[j] += p.data[j] } }
-            }
-            for j in 0..<sum!.data.count { sum!.data[j] /= Float(settings.ensemble) }
-            return (sum!, library)
-        }
-        let imputer = try Imputer(query: query, reference: reference, settings: settings)
-        for s in 0..<settings.steps { try imputer.train(step: s) }
-        let idx = imputer.vocabularyIndex(columns: targets, of: reference)
-        let p = try imputer.predict(vocabulary: idx.map { $0! })
-        return (p.values, p.panelLibrary)
     }
 
     /// Runs the peer wrapper and turns its per-gene lists into summaries (undefined Pearson → nil → 0).

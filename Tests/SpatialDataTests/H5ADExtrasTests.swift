@@ -83,4 +83,51 @@ import Tensor
         #expect(r.workflow == "embed" && r.params == ["resolution": 1] && r.platform == "merscope")
         #expect(r.resolution == 1 && r.scores == [0.5, 0.25])
     }
+
+    /// `xFromLayer`: the layer's values fill X for genes the dataset does not measure (Rorb, unmeasured with stray
+    /// values, and Sst, appended), measured genes keep their counts (Mbp, though the layer has it), zeros are not
+    /// stored, rows stay sorted (Rorb sits between measured columns), and our reader drops the filled values again.
+    static func filledExtras() -> H5ADExtras {
+        var e = H5ADExtras()
+        e.layers = [.init(name: "imputed", genes: ["Sst", "MBP", "Rorb"],
+                          values: Matrix(rows: 4, cols: 3, data: [1, 2, 0, 11, 12, 13, 21, 22, 23, 31, 32, 33]))]
+        e.xFromLayer = "imputed"
+        return e
+    }
+
+    @Test func xFromLayerFillsUnmeasuredGenesAndOurReaderDropsThem() throws {
+        let path = TestEnv.tempDir() + "/filled.h5ad"
+        try H5ADWriter.write(H5ADWriterTests.sample(), to: path, extras: Self.filledExtras())
+        let r = try H5ADReader.read(path: path)
+        #expect(r.geneSymbols == ["Gad2", "Rorb", "Mbp", "Sst"] && r.measured == [true, false, true, false])
+        #expect(r.counts.toDense().data == [1, 0, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 7, 0], "only counts come back")
+        #expect(r.metadata["counts.dropped_from_layer"]?.hasPrefix("7 values of 2 genes") == true, "\(r.metadata)")
+        #expect(r.vars["imputed"] == nil)
+        var e = H5ADExtras()
+        e.xFromLayer = "nope"
+        #expect { try H5ADWriter.write(H5ADWriterTests.sample(), to: TestEnv.tempDir() + "/bad.h5ad", extras: e) } throws: { "\($0)".contains("names no layer") }
+        e = Self.filledExtras(); e.layers[0].name = "measured"; e.xFromLayer = "measured"
+        #expect { try H5ADWriter.write(H5ADWriterTests.sample(), to: TestEnv.tempDir() + "/bad.h5ad", extras: e) } throws: { "\($0)".contains("var column") }
+    }
+
+    @Test(.enabled(if: TestEnv.hasAnndata, "needs .venv-test (scripts/setup --test-venv)"))
+    func anndataReadsTheFilledX() throws {
+        let path = TestEnv.tempDir() + "/filled.h5ad"
+        try H5ADWriter.write(H5ADWriterTests.sample(), to: path, extras: Self.filledExtras())
+        let out = try TestEnv.runPython("""
+        import sys, json, h5py, anndata as ad, numpy as np
+        with h5py.File(sys.argv[1]) as f:
+            types = [str(f["X"]["indices"].dtype), str(f["X"]["indptr"].dtype)]
+        a = ad.read_h5ad(sys.argv[1])
+        print(json.dumps({"X": a.X.toarray().ravel().tolist(), "sorted": bool(a.X.has_sorted_indices), "nnz": int(a.X.nnz),
+          "types": types, "imputed": [bool(v) for v in a.var["imputed"]], "measured": [bool(v) for v in a.var["measured"]],
+          "from": str(a.uns["tessera"]["x_from_layer"])}))
+        """, [path])
+        struct R: Decodable { let X: [Float]; let sorted: Bool; let nnz: Int; let types: [String]; let imputed, measured: [Bool]; let from: String }
+        let r = try JSONDecoder().decode(R.self, from: Data(out.utf8))
+        // Columns Gad2 Rorb Mbp Sst: Rorb from the layer (0 in row 0, not stored), Sst from the layer, Mbp counts.
+        #expect(r.X == [1, 0, 2, 1, 0, 13, 0, 11, 5, 23, 0, 21, 0, 33, 7, 31])
+        #expect(r.sorted && r.nnz == 11 && r.types == ["int32", "int32"])
+        #expect(r.imputed == [false, true, false, true] && r.measured == [true, false, true, false] && r.from == "imputed")
+    }
 }

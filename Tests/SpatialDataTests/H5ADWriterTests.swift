@@ -149,7 +149,8 @@ import Tensor
     }
 
     /// The calls that broke on int32 indices with int64 indptr ("Output dtype not compatible with inputs"):
-    /// scanpy's QC metrics on X and on a layer, and rank_genes_groups, on a simulated tissue written with a layer.
+    /// scanpy's QC metrics on X and on a layer, and rank_genes_groups, on a simulated tissue written with a layer
+    /// (and with the layer's appended genes filled into X, `xFromLayer`).
     /// Also checks the index types on disk are one type, int32, as anndata writes them.
     @Test(.enabled(if: TestEnv.hasScanpy, "needs scanpy in .venv-test (scripts/setup --test-venv)"))
     func scanpyQCAndRankGenesGroupsRunOnWhatWeWrite() throws {
@@ -162,18 +163,21 @@ import Tensor
         let dir = TestEnv.tempDir()
         try H5ADWriter.write(d, to: dir + "/plain.h5ad")
         try H5ADWriter.write(d, to: dir + "/layer.h5ad", extras: extras)
+        extras.xFromLayer = "imputed"   // X holds the three appended genes' layer values too
+        try H5ADWriter.write(d, to: dir + "/filled.h5ad", extras: extras)
         let out = try TestEnv.runPython("""
         import sys, h5py, numpy as np, scanpy as sc
-        for name in ["plain", "layer"]:
+        for name in ["plain", "layer", "filled"]:
             path = sys.argv[1] + "/" + name + ".h5ad"
             with h5py.File(path) as f:
-                groups = ["X"] + (["layers/imputed"] if name == "layer" else [])
+                groups = ["X"] + (["layers/imputed"] if name != "plain" else [])
                 for g in groups:
                     assert f[g]["indices"].dtype == np.int32 and f[g]["indptr"].dtype == np.int32, (g, f[g]["indices"].dtype, f[g]["indptr"].dtype)
             a = sc.read_h5ad(path)
             obs, var = sc.pp.calculate_qc_metrics(a, percent_top=None, inplace=False)
             assert np.allclose(obs["total_counts"].to_numpy(), np.asarray(a.X.sum(axis=1)).ravel())
-            if name == "layer":
+            assert a.X.has_sorted_indices
+            if name != "plain":
                 lo, _ = sc.pp.calculate_qc_metrics(a, layer="imputed", percent_top=None, inplace=False)
                 assert np.allclose(lo["total_counts"].to_numpy(), np.asarray(a.layers["imputed"].sum(axis=1)).ravel())
             sc.pp.normalize_total(a); sc.pp.log1p(a)
@@ -181,6 +185,8 @@ import Tensor
             print(name, int(obs["total_counts"].sum()), len(a.uns["rank_genes_groups"]["names"][0]))
         """, [dir])
         let total = Int(d.counts.values.reduce(0.0) { $0 + Double($1) })
-        #expect(out.split(separator: "\n").map(String.init) == ["plain \(total) 4", "layer \(total) 4"], "\(out)")
+        let m = extras.layers[0].values
+        let appended = Int((0..<m.rows).reduce(0.0) { s, i in s + (0..<3).reduce(0.0) { $0 + Double(m[i, $1]) } })
+        #expect(out.split(separator: "\n").map(String.init) == ["plain \(total) 4", "layer \(total) 4", "filled \(total + appended) 4"], "\(out)")
     }
 }

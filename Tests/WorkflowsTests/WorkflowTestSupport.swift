@@ -17,7 +17,7 @@ enum WorkflowTestSupport {
 
     /// A Python check that a result h5ad works in scanpy as users call it: X's index arrays are one type (int32),
     /// `calculate_qc_metrics` on X (and on `layers['imputed']` when present) and `rank_genes_groups` by `groupby`
-    /// run. Prints "scanpy ok". Arguments: the file, the obs column to group by.
+    /// run; X of `var['imputed']` genes equals their layer. Prints "scanpy ok". Arguments: the file, the obs column to group by.
     static let scanpyCheck = """
     import sys, h5py, numpy as np, scanpy as sc
     path, groupby = sys.argv[1], sys.argv[2]
@@ -25,6 +25,9 @@ enum WorkflowTestSupport {
         for g in ["X"] + (["layers/imputed"] if "imputed" in f["layers"] else []):
             assert f[g]["indices"].dtype == f[g]["indptr"].dtype == np.int32, (g, f[g]["indices"].dtype, f[g]["indptr"].dtype)
     a = sc.read_h5ad(path)
+    if "imputed" in a.var:   # X of the imputed genes (genes the dataset does not measure) is the layer's
+        m = a.var["imputed"].to_numpy(bool)
+        assert np.array_equal(a.X[:, m].toarray(), a.layers["imputed"][:, m].toarray()) and a.X.has_sorted_indices
     sc.pp.calculate_qc_metrics(a, percent_top=None, inplace=True)
     if "imputed" in a.layers: sc.pp.calculate_qc_metrics(a, layer="imputed", percent_top=None, inplace=False)
     sc.pp.normalize_total(a); sc.pp.log1p(a)

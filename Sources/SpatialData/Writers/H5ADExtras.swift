@@ -7,10 +7,15 @@ import Tensor
 /// - `obs`: extra obs columns (clusters as categoricals, scores as numbers), replacing a dataset column of the
 ///   same name;
 /// - `layers`: per-cell values for a gene list of their own (`layers['imputed']`). anndata needs layers shaped
-///   like X, so genes absent from the dataset are appended to `var` (X holds no counts for them and
-///   `var['measured']` is false); the layer is a CSR matrix aligned to that `var` whose stored entries are the
-///   layer's own genes only, and `uns['NAME_genes']` lists them (columns outside the list read as 0 and mean
-///   "not computed");
+///   like X, so genes absent from the dataset are appended to `var` (`var['measured']` false; X holds nothing
+///   for them unless `xFromLayer` names the layer); the layer is a CSR matrix aligned to that `var` whose
+///   stored entries are the layer's own genes only, and `uns['NAME_genes']` lists them (columns outside the
+///   list read as 0 and mean "not computed");
+/// - `xFromLayer`: the name of a layer whose values fill X for its genes the dataset does not measure (appended
+///   ones included), so scanpy's X-based calls (plots, `rank_genes_groups`) see them; the bool var column of
+///   the layer's name (`var['imputed']`) marks them. Measured genes keep their counts in X, whatever the layer
+///   holds for them. `uns['tessera']['x_from_layer']` names the layer, and our reader drops those X values
+///   again (they are not counts);
 /// - `uns`: top-level entries; `tessera`: entries added to `uns['tessera']` (workflow, version, parameters).
 public struct H5ADExtras: Sendable {
     public var obsm: [(name: String, values: Matrix)] = []
@@ -18,6 +23,7 @@ public struct H5ADExtras: Sendable {
     public var layers: [Layer] = []
     public var uns: [(name: String, value: UnsValue)] = []
     public var tessera: [(name: String, value: UnsValue)] = []
+    public var xFromLayer: String?
 
     public init() {}
 
@@ -62,11 +68,17 @@ public struct H5ADExtras: Sendable {
             }
             if Set(l.genes).count != l.genes.count { throw bad("layers/\(l.name)", "lists a gene twice", "list each gene once") }
         }
+        if let x = xFromLayer, ["measured", "gene_ids"].contains(x) {
+            throw bad("xFromLayer '\(x)'", "would replace the writer's own var column '\(x)'", "give the layer another name")
+        }
+        if let x = xFromLayer, !layers.contains(where: { $0.name == x }) {
+            throw bad("xFromLayer '\(x)'", "names no layer (layers: \(layers.map(\.name).joined(separator: ", ")))", "name one of the layers, or leave xFromLayer nil")
+        }
         var unsNames = Set(["tessera"] + layers.map { "\($0.name)_genes" })
         for (name, _) in uns where !unsNames.insert(name).inserted {
             throw bad("uns/\(name)", "clashes with another uns entry (tessera and NAME_genes of each layer are the writer's)", "rename it")
         }
-        var tesseraNames = Set(["platform", "name", "coordinate_unit", "microns_per_pixel", "metadata"])
+        var tesseraNames = Set(["platform", "name", "coordinate_unit", "microns_per_pixel", "metadata", "x_from_layer"])
         for (name, _) in tessera where !tesseraNames.insert(name).inserted {
             throw bad("uns/tessera/\(name)", "clashes with another entry of uns['tessera']", "rename it")
         }

@@ -35,6 +35,36 @@ extension H5ADWriter {
         return (out, columns)
     }
 
+    /// X with layer `l`'s values filled in for its genes `d` does not measure (`columns`: each layer gene's var
+    /// column in `d`, which already holds the appended genes), and the var mask of the filled genes. Measured
+    /// genes keep their stored counts; an unmeasured gene's own stored values (structural zeros by definition)
+    /// give way to the layer's. Zeros are not stored, and each row's columns come out ascending, as scipy keeps
+    /// a canonical CSR matrix.
+    static func counts(_ d: Dataset, filledFrom l: H5ADExtras.Layer, columns: [Int]) -> (CSRMatrix, [Bool]) {
+        var filled = [Bool](repeating: false, count: d.geneCount)
+        let take = columns.indices.filter { !d.measured[columns[$0]] }.sorted { columns[$0] < columns[$1] }
+        for s in take { filled[columns[s]] = true }
+        guard !take.isEmpty else { return (d.counts, filled) }
+        let c = d.counts, t = l.values.cols
+        var indptr = [Int](repeating: 0, count: c.rows + 1)
+        var indices: [Int32] = [], values: [Float] = []
+        indices.reserveCapacity(c.nnz + c.rows * take.count); values.reserveCapacity(c.nnz + c.rows * take.count)
+        var row: [(col: Int32, value: Float)] = []
+        for i in 0..<c.rows {
+            row.removeAll(keepingCapacity: true)
+            for z in c.indptr[i]..<c.indptr[i + 1] where !filled[Int(c.indices[z])] { row.append((c.indices[z], c.values[z])) }
+            for s in take {
+                let v = l.values.data[i * t + s]
+                if v != 0 { row.append((Int32(columns[s]), v)) }
+            }
+            // Appended columns follow every dataset column, so a sorted input row stays sorted without this.
+            if zip(row, row.dropFirst()).contains(where: { $0.col > $1.col }) { row.sort { $0.col < $1.col } }
+            for e in row { indices.append(e.col); values.append(e.value) }
+            indptr[i + 1] = indices.count
+        }
+        return (CSRMatrix(rows: c.rows, cols: c.cols, indptr: indptr, indices: indices, values: values), filled)
+    }
+
     /// A var column extended by `k` missing values.
     static func padded(_ v: ObsValues, by k: Int) -> ObsValues {
         let none = [Bool](repeating: true, count: k)

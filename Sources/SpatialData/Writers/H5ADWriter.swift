@@ -7,7 +7,8 @@ import Tensor
 ///   scipy write it: scipy refuses mixed index types in `sc.pp.calculate_qc_metrics` and `sc.tl.rank_genes_groups`
 ///   with "Output dtype not compatible with inputs"; int64 for both beyond 2^31 − 1 non-zeros);
 /// - `obs`: index = cell ids; columns sample, batch, fov (when present), platform, then every obs column;
-/// - `var`: index = gene symbols, `gene_ids` when ids differ from symbols, `measured` when a panel is partial;
+/// - `var`: index = gene symbols, `gene_ids` when ids differ from symbols, `measured` when a panel is partial,
+///   and with `extras.xFromLayer` a column of that name marking genes whose X values are the layer's;
 /// - `obsm["spatial"]`: x, y (and z) per cell;
 /// - `uns["tessera"]`: coordinate unit, microns per pixel, platform and provenance metadata;
 /// - the dataset's own `embeddings` in `obsm` and its Visium `spatialLibraries` in `uns["spatial"]` (images and
@@ -40,7 +41,12 @@ public enum H5ADWriter {
         try original.validate(file: original.name)
         try extras.validate(cells: original.cellCount, file: original.name)
         // Genes of layers that the dataset lacks join var (see H5ADExtras).
-        let (d, layerColumns) = withLayerGenes(original, extras.layers)
+        var (d, layerColumns) = withLayerGenes(original, extras.layers)
+        var filledFromLayer: [Bool]? = nil
+        if let name = extras.xFromLayer, let k = extras.layers.firstIndex(where: { $0.name == name }) {
+            let (x, filled) = counts(d, filledFrom: extras.layers[k], columns: layerColumns[k])
+            d.counts = x; filledFromLayer = filled
+        }
         let f = try H5File.create(path)
         let root = f.root
         try root.setAttribute("encoding-type", .string("anndata"))
@@ -68,6 +74,8 @@ public enum H5ADWriter {
         // sc.read_10x_h5 / sc.read_visium write it.
         if d.geneIDs != d.geneSymbols || d.vars["feature_types"] != nil { vars["gene_ids"] = .string(d.geneIDs) }
         if d.measured.contains(false) { vars["measured"] = .bool(d.measured) }
+        // Which genes' X values come from a layer (xFromLayer), replacing a dataset column of that name.
+        if let filled = filledFromLayer { vars[extras.xFromLayer!] = .bool(filled) }
         for (n, v) in d.vars.columns where vars[n] == nil { vars[n] = v }
         try writeFrame(root, "var", index: d.geneSymbols, columns: vars)
 
@@ -109,6 +117,8 @@ public enum H5ADWriter {
             try meta.writeScalarString(k.replacingOccurrences(of: "/", with: "_"), v, attributes: scalar)
         }
         for (k, v) in extras.tessera { try writeUns(t, k, v) }
+        // Tells our reader which X values are a layer's, not counts (it drops them).
+        if let name = extras.xFromLayer { try t.writeScalarString("x_from_layer", name, attributes: scalar) }
         for l in extras.layers { try writeUns(uns, "\(l.name)_genes", .strings(l.genes)) }
         if !extras.uns.contains(where: { $0.name == "spatial" }) { try writeLibraries(uns, d.spatialLibraries) }
         for (k, v) in extras.uns { try writeUns(uns, k, v) }

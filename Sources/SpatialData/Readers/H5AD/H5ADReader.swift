@@ -130,6 +130,7 @@ public enum H5ADReader {
             }
         }
         if let u = uns { H5ADSpatial.visiumScaleFactors(u, into: &metadata) }
+        if let t = tessera, element == "X" { dropValuesFromLayer(t, vars: &varCols, counts: &counts, metadata: &metadata) }
 
         var notCarried: [String] = []
         var d = Dataset(name: name, counts: counts, cellIDs: obs.index, geneIDs: geneIDs, geneSymbols: symbols, measured: measured,
@@ -172,4 +173,25 @@ public enum H5ADReader {
 
 extension String {
     func ifEmpty(_ other: String) -> String { isEmpty ? other : self }
+}
+
+extension H5ADReader {
+    /// X values that H5ADWriter copied from a layer (`uns['tessera']['x_from_layer']` names the layer and the
+    /// bool var column marking its genes: imputed values, not counts) are dropped, with that column, so the
+    /// dataset holds counts only; `metadata['counts.dropped_from_layer']` says how many.
+    static func dropValuesFromLayer(_ tessera: H5Group, vars: inout ObsTable, counts: inout CSRMatrix, metadata: inout [String: String]) {
+        guard tessera.kind(of: "x_from_layer") == .dataset, let name = try? tessera.dataset("x_from_layer").readStrings().first,
+              case .bool(let from)? = vars[name], from.count == counts.cols, counts.structuralProblem() == nil else { return }
+        vars[name] = nil
+        var indptr = [0], indices: [Int32] = [], values: [Float] = []
+        for i in 0..<counts.rows {
+            for z in counts.indptr[i]..<counts.indptr[i + 1] where !from[Int(counts.indices[z])] {
+                indices.append(counts.indices[z]); values.append(counts.values[z])
+            }
+            indptr.append(indices.count)
+        }
+        guard values.count < counts.nnz else { return }
+        metadata["counts.dropped_from_layer"] = "\(counts.nnz - values.count) values of \(from.filter { $0 }.count) genes with var['\(name)'] true (layer '\(name)' copied into X, not counts)"
+        counts = CSRMatrix(rows: counts.rows, cols: counts.cols, indptr: indptr, indices: indices, values: values)
+    }
 }
