@@ -38,7 +38,7 @@ import Tensor
         var p: [String: JSONValue] = ["preset": .string("tiny"), "steps": .number(12), "warmup_steps": .number(2), "checkpoint_every": .number(5),
                                       "ensemble": .number(1)]
         p.merge(parameters) { $1 }
-        try f.create(spec: .init(jobID: "imp", workflow: "impute", version: "2", parameters: p,
+        try f.create(spec: .init(jobID: "imp", workflow: "impute", version: "3", parameters: p,
                                  inputs: ["spatial": inputs.spatial, "reference": reference ?? inputs.reference], seed: seed))
         return f
     }
