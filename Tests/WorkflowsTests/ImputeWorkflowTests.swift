@@ -251,6 +251,13 @@ import Tensor
         #expect(abs(fit.factor(mean: 1e6, above: true) - exp(0.5 - 0.8 * log(1e6))) < 1e-9, "level_above: the line extends upward")
         #expect(abs(fit.factor(mean: 1e-6, above: true) - fit.factor(mean: 0.1)) < 1e-12, "and stays clamped at the lowest level (1 / 10)")
         #expect(ScaleCalibration.level.factors(observed: observed, predicted: predicted, cells: 10, targetMeans: [3, 0]) == [fit.factor(mean: 3), QueryScale.factor(observed: observed, predicted: predicted)])
+        // A whole-transcriptome panel (20,000 genes, 3% outliers): the slopes come from 1,000 genes spread over
+        // the levels, so the fit stays bounded in memory and still finds the line.
+        let many = (0..<20_000).map { 0.5 + Double($0) * 0.37 }
+        var big = many.map { $0 * exp(0.5 - 0.8 * log($0 / 10)) }
+        for g in stride(from: 0, to: big.count, by: 33) { big[g] *= 40 }
+        let wide = try #require(ScaleCalibration.levelFit(observed: big, predicted: many, cells: 10))
+        #expect(abs(wide.slope + 0.8) < 1e-6 && abs(wide.intercept - 0.5) < 1e-6 && wide.genes == 20_000, "\(wide)")
         let inp = try Self.inputs()
         defer { try? FileManager.default.removeItem(at: inp.dir) }
         let f = try Self.job(inp, ["mode": .string("evaluation")])

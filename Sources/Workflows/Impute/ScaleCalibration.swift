@@ -46,14 +46,24 @@ public struct ScaleCalibration: Sendable {
         }
     }
 
+    /// The most genes whose pairwise slopes enter the Theil–Sen fit (≈ 500k slopes).
+    static let maxSlopeGenes = 1_000
+
     /// Theil–Sen fit of the panel genes' log ratios against their log predicted mean; nil with fewer than 3
     /// genes or all at one level.
     public static func levelFit(observed: [Double], predicted: [Double], cells: Int) -> LevelFit? {
         let genes = observed.indices.filter { observed[$0] > 0 && predicted[$0] > 0 }
         let x = genes.map { log(predicted[$0] / Double(max(1, cells))) }, y = genes.map { log(observed[$0] / predicted[$0]) }
         guard genes.count >= 3, let lo = x.min(), let hi = x.max(), hi > lo else { return nil }
+        // Pairwise slopes are O(genes²): a whole-transcriptome panel (Visium, ~15k genes) would need ~10⁸ of them,
+        // so above `maxSlopeGenes` the slopes come from that many genes evenly spaced by level (the intercept
+        // still reads every gene).
+        let byLevel = x.indices.sorted { x[$0] < x[$1] }
+        let use = byLevel.count <= maxSlopeGenes ? byLevel
+            : (0..<maxSlopeGenes).map { byLevel[$0 * (byLevel.count - 1) / (maxSlopeGenes - 1)] }
         var slopes: [Double] = []
-        for i in x.indices { for j in x.indices where j > i && x[j] != x[i] { slopes.append((y[j] - y[i]) / (x[j] - x[i])) } }
+        slopes.reserveCapacity(use.count * (use.count - 1) / 2)
+        for (a, i) in use.enumerated() { for j in use[(a + 1)...] where x[j] != x[i] { slopes.append((y[j] - y[i]) / (x[j] - x[i])) } }
         let b = median(slopes)
         return LevelFit(intercept: median(x.indices.map { y[$0] - b * x[$0] }), slope: b, lowest: lo, highest: hi, genes: genes.count)
     }
