@@ -15,7 +15,12 @@ const Tessera = (() => {
   const headers = token ? { Authorization: "Bearer " + token } : {};
   async function fail(r) {
     let e; try { e = (await r.json()).error; } catch (_) { e = null; }
-    const err = new Error(e ? e.message : `${r.status} ${r.statusText}`); err.code = e && e.code; err.status = r.status; throw err;
+    // The API's 401 text is written for the CLI (--token-file, TESSERA_TOKEN); a browser user needs the fragment.
+    const msg = r.status === 401
+      ? (token ? "the daemon refused this tab's token: open the page again with #token=THE_TOKEN (the daemon's token, from ROOT/tesserad.json or TESSERAD_TOKEN) at the end of its address"
+               : "this daemon requires a token: add #token=THE_TOKEN (the daemon's token, from ROOT/tesserad.json or TESSERAD_TOKEN) to the end of this page's address")
+      : e ? e.message : `${r.status} ${r.statusText}`;
+    const err = new Error(msg); err.code = e && e.code; err.status = r.status; throw err;
   }
   const api = async (path) => { const r = await fetch(path, { headers }); if (!r.ok) await fail(r); return r.json(); };
   const bytes = async (path) => { const r = await fetch(path, { headers }); if (!r.ok) await fail(r); return r.arrayBuffer(); };

@@ -135,6 +135,11 @@ import Testing
         #expect(proj.dom.contains("data-job=\"\(job)\""))
         #expect(proj.dom.contains("cluster-supcon") && proj.dom.contains("succeeded"))
         #expect(!proj.dom.contains("id=\"errors\""))
+        // Without the token (a new browser, nothing in sessionStorage): a red line saying how to give it, in the
+        // browser's terms (the #token= fragment), not the CLI's.
+        let bare = try Self.page(chrome, "\(base)/project.html?project=\(project)")
+        #expect(bare.dom.contains("id=\"errors\"") && bare.dom.contains("requires a token: add #token="), "\(bare.dom.prefix(600))")
+        #expect(!bare.dom.contains("--token-file"))
 
         // The map view: tissue by k-means clusters (k = the class count, so never one cluster) beside the UMAP, at a given zoom and centre.
         let state = "src=jobs/\(job)&p1=spatial:color:kmeans&p2=X_umap:color:kmeans&z=1&x=900.0&y=500.0"
