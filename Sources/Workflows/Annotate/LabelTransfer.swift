@@ -43,6 +43,9 @@ public enum LabelTransfer {
         public init(_ methods: [Method]) { self.methods = methods }
         /// `linear_expression`, or `linear_expression+linear_latent_expression` for a pair.
         public var name: String { methods.map(\.rawValue).joined(separator: "+") }
+        /// The key of its validation score: the method's name, or `top2_mean` for the pair (whose members vary
+        /// from run to run, so metrics keep one name).
+        public var key: String { methods.count > 1 ? "top2_mean" : name }
         func usable(_ f: CellFeatures) -> Bool { methods.allSatisfy { $0.features(f) != nil } }
     }
 
@@ -72,7 +75,7 @@ public enum LabelTransfer {
         public var argmax: [Int]
         public var confidence: [Double]
         public var selection: Selection
-        /// Validation macro-F1 of every candidate tried, by `Selection.name` (empty without validation cells).
+        /// Validation macro-F1 of every candidate tried, by `Selection.key` (empty without validation cells).
         public var validationMacroF1: [String: Double]
         /// The candidates tried, best-validated first (for a query that cannot use the chosen one).
         public var ranked: [Selection]
@@ -100,9 +103,9 @@ public enum LabelTransfer {
             // Stable: equal scores keep Method.allCases order.
             let singles = candidates.enumerated().sorted { (scores[$0.element.rawValue]!, -$0.offset) > (scores[$1.element.rawValue]!, -$1.offset) }.map(\.element)
             let pair = Selection(Array(singles.prefix(2)))
-            scores[pair.name] = try Metrics.macroF1(truth: truth, predicted: ClassPrediction(probabilities: mean(pair.methods.map { predictions[$0]! })).labels)
+            scores[pair.key] = try Metrics.macroF1(truth: truth, predicted: ClassPrediction(probabilities: mean(pair.methods.map { predictions[$0]! })).labels)
             ranked = (singles.map { Selection([$0]) } + [pair]).enumerated()
-                .sorted { (scores[$0.element.name]!, -$0.offset) > (scores[$1.element.name]!, -$1.offset) }.map(\.element)
+                .sorted { (scores[$0.element.key]!, -$0.offset) > (scores[$1.element.key]!, -$1.offset) }.map(\.element)
         }
         return try predict(ranked[0], reference: reference, codes: codes, rows: train + validation, query: query, classes: classes,
                            k: k, minConfidence: minConfidence, scores: scores, ranked: ranked)
