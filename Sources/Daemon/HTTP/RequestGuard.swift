@@ -20,12 +20,14 @@ struct RequestGuard<Context: RequestContext>: RouterMiddleware {
         // HTTP/1.1's Host header arrives as the request's authority.
         let host = request.head.authority
         try access.checkHost(host)
+        let publicPath = AccessPolicy.isPublic(method: request.method, canonicalPath: path)
         try access.checkOrigin(method: request.method, origin: request.headers[.origin],
-                               fetchSite: request.headers.first(where: { $0.name.canonicalName == "sec-fetch-site" })?.value, host: host)
+                               fetchSite: request.headers.first(where: { $0.name.canonicalName == "sec-fetch-site" })?.value, host: host,
+                               publicPath: publicPath)
         if request.method == .post || request.method == .put || request.method == .patch {
             try AccessPolicy.checkJSONBody(contentType: request.headers[.contentType], length: request.headers[.contentLength])
         }
-        if !(AccessPolicy.isPublic(method: request.method, canonicalPath: path)) {
+        if !publicPath {
             try access.checkToken(request.headers[.authorization])
         }
         return try await next(request, context)
@@ -97,11 +99,16 @@ public struct AccessPolicy: Sendable {
     }
 
     /// Browsers send `Origin` (and `Sec-Fetch-Site`) with cross-origin writes; the daemon's own viewer is
-    /// same-origin and the CLI sends neither.
-    func checkOrigin(method: HTTPRequest.Method, origin: String?, fetchSite: String?, host: String?) throws {
-        guard method != .get, method != .head, method != .options else { return }
+    /// same-origin and the CLI sends neither. Reads of data (`/api`, `/files`; `publicPath` false) are held to
+    /// the same rule: a browser cannot read another origin's answer, but an `<img>` or `<script>` on another
+    /// site could still make a token-less loopback daemon draw maps or list jobs for it. The viewer's static
+    /// pages stay open to links from anywhere.
+    func checkOrigin(method: HTTPRequest.Method, origin: String?, fetchSite: String?, host: String?, publicPath: Bool) throws {
+        let read = method == .get || method == .head || method == .options
+        guard !(read && publicPath) else { return }
         let refuse = APIError(status: .forbidden, code: "cross_origin",
-                              message: "requests that change state must come from the daemon's own pages or the CLI, not from another web site")
+                              message: read ? "data is read by the daemon's own pages or the CLI, not by another web site"
+                                            : "requests that change state must come from the daemon's own pages or the CLI, not from another web site")
         if let site = fetchSite?.lowercased(), site != "same-origin", site != "none" { throw refuse }
         if let origin {
             guard let host, origin.lowercased() == "http://\(host.lowercased())" || origin.lowercased() == "https://\(host.lowercased())" else { throw refuse }
