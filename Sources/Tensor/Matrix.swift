@@ -17,6 +17,13 @@ public struct Matrix: Sendable, Equatable {
         set { data[r * cols + c] = newValue }
     }
 
+    /// The rows `r` (in that order, repeats allowed) as a new r.count × cols matrix.
+    public func selecting(rows r: [Int]) -> Matrix {
+        var out = Matrix(rows: r.count, cols: cols)
+        for (i, row) in r.enumerated() { out.data.replaceSubrange(i * cols..<(i + 1) * cols, with: data[row * cols..<(row + 1) * cols]) }
+        return out
+    }
+
     /// C = A·B with OpenBLAS sgemm. Shapes: (m×k)·(k×n) → m×n.
     public func matmul(_ b: Matrix) -> Matrix {
         precondition(cols == b.rows, "matmul shapes \(rows)x\(cols) · \(b.rows)x\(b.cols) do not chain")

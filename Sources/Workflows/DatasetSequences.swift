@@ -12,6 +12,17 @@ public struct SequenceSet: Sendable {
     /// Names of the sequences (FOV or sample labels).
     public var names: [String]
     public var cellCount: Int { rows.reduce(0) { $0 + $1.count } }
+
+    /// Per-sequence outputs (sequence order, one row per cell) laid out in dataset row order for a dataset of
+    /// `cells` cells.
+    public func datasetOrder(_ parts: [Matrix], cells: Int) -> Matrix {
+        let d = parts.first?.cols ?? 0
+        var x = Matrix(rows: cells, cols: d)
+        for (k, rows) in rows.enumerated() {
+            for (i, r) in rows.enumerated() { for j in 0..<d { x.data[r * d + j] = parts[k].data[i * d + j] } }
+        }
+        return x
+    }
 }
 
 public enum DatasetSequences {

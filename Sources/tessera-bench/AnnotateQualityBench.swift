@@ -93,8 +93,8 @@ public enum AnnotateQuality {
         let testRows = labels.codes.indices.filter { test[$0] }
         let truth = testRows.map { Int(labels.codes[$0]) }
         let ref = try CellFeatures.make(ds, vocabulary: r.data.vocabulary, latent: r.fineTunedLatent, projection: r.fineTuned)
-        let testEmb = CellFeatures(latent: rows(ref.latent, testRows), projection: rows(ref.projection, testRows),
-                                   expression: rows(ref.expression, testRows), niche: ref.niche.map { rows($0, testRows) })
+        let testEmb = CellFeatures(latent: ref.latent.selecting(rows: testRows), projection: ref.projection.selecting(rows: testRows),
+                                   expression: ref.expression.selecting(rows: testRows), niche: ref.niche.map { $0.selecting(rows: testRows) })
         if let dir = o.dump { try dumpFeatures(ds, ref, zeroShot: r.zeroShot, labels: labels, validation: validation, test: test, column: column, seed: seed, dir: dir) }
         let chosen = try LabelTransfer.run(reference: ref, codes: labels.codes, train: train, validation: valRows, query: testEmb,
                                            classes: labels.classes.count)
@@ -157,11 +157,5 @@ public enum AnnotateQuality {
         x.obs["annotate_split"] = .categorical(Categorical(labels: labels.codes.indices.map { i in
             labels.codes[i] < 0 ? "unlabelled" : validation[i] ? "validation" : test[i] ? "test" : "train" }))
         try H5ADWriter.write(ds, to: "\(dir)/features-\(column)-seed\(seed).h5ad", extras: x)
-    }
-
-    static func rows(_ x: Matrix, _ r: [Int]) -> Matrix {
-        var out = Matrix(rows: r.count, cols: x.cols)
-        for (i, row) in r.enumerated() { for j in 0..<x.cols { out.data[i * x.cols + j] = x.data[row * x.cols + j] } }
-        return out
     }
 }

@@ -56,10 +56,7 @@ struct SpeedBench: ParsableCommand {
         cfg.latent = .vae
         let model = try CellLM(config: cfg, seed: 1)
         let (parts, tEmbed) = try timed { try model.embedMany(set.sequences) }
-        var x = Matrix(rows: ds.cellCount, cols: cfg.latentDim)
-        for (k, rows) in set.rows.enumerated() {
-            for (i, r) in rows.enumerated() { for j in 0..<cfg.latentDim { x.data[r * cfg.latentDim + j] = parts[k].data[i * cfg.latentDim + j] } }
-        }
+        let x = set.datasetOrder(parts, cells: ds.cellCount)
         let (graph, tGraph) = try timed { try EmbeddingGraph(x, neighbors: 15, seed: 0) }
         let (clusters, tLeiden) = try timed { try graph.leiden(resolution: 1, seed: 0) }
         let oursTotal = tRead + tSeq + tEmbed + tGraph + tLeiden

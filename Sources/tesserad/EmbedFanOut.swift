@@ -120,30 +120,10 @@ enum EmbedGatherWorkflow: WorkflowImplementation {
         if let missing = seen.firstIndex(of: false) {
             throw WorkflowError.invalidSpec(file: context.folder.url.appendingPathComponent("parts").path, message: "no part embedded cell \(missing); rerun the job")
         }
-        // As `embed` ends (EmbedWorkflow.run): graph, Leiden, result.h5ad, metrics.
-        let resolution = try context.double("resolution"), neighbors = try context.int("neighbors")
-        context.emit(JobEvent(kind: .progress, phase: "cluster", step: 0, total: 2))
-        let graph = try EmbeddingGraph(x, neighbors: neighbors, seed: context.seed)
-        try context.checkCancelled()
-        let leiden = try graph.leiden(resolution: resolution, seed: context.seed)
-        context.emit(JobEvent(kind: .progress, phase: "cluster", step: 2, total: 2))
-        var extras = H5ADExtras()
-        extras.obsm = [("X_tessera", x)]
-        extras.obs["leiden"] = .categorical(Categorical(codes: leiden.labels.map { Int32($0) },
-                                                        categories: (0..<leiden.communityCount).map(String.init)))
-        extras.tessera = [("workflow", .string(name)), ("version", .string(context.spec.version)),
-                          ("parameters", .string(context.parametersJSON()))]
-        extras.uns = [("leiden", .dict([("params", .dict([("resolution", .number(resolution)), ("n_neighbors", .number(Double(neighbors)))]))]))]
-        let out = try context.artifactURL("result.h5ad")
-        try H5ADWriter.write(ds, to: out.path, extras: extras)
-        context.emitArtifact("result.h5ad", kind: "h5ad")
-        let positionEmbedding = try context.bool("position_embedding")
-        try context.writeMetrics([
-            "cells": Double(ds.cellCount), "sequences": Double(sequences), "embedding_dim": Double(d),
-            "genes_shared": Double(GeneVocabulary.coverage(ds, of: ckpt.genes)), "vocabulary": Double(ckpt.genes.count),
-            "leiden_clusters": Double(leiden.communityCount), "leiden_quality": leiden.quality,
-            "position_embedding": positionEmbedding && ds.coordinates != nil ? 1 : 0, "array_tasks": Double(parts),
-        ])
+        // As `embed` ends: graph, Leiden, the map, result.h5ad, metrics.
+        try EmbedWorkflow.finish(context, ds, ckpt, embedding: x, sequences: sequences,
+                                 positionEmbedding: try context.bool("position_embedding"), seconds: [:],
+                                 extraMetrics: ["array_tasks": Double(parts)])
     }
 }
 

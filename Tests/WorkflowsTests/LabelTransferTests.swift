@@ -67,4 +67,13 @@ import Tensor
         let o = try LabelTransfer.run(reference: f, codes: ref.codes, train: Array(0..<200), validation: [], query: f, classes: 4, choice: .knn)
         #expect(o.selection.methods == [.knnLatent] && o.validationMacroF1.isEmpty)
     }
+
+    /// No labelled cell left to fit on is an error naming the parameter to change, not a crash.
+    @Test func noTrainingCellsIsAnErrorNotACrash() throws {
+        let ref = Self.views(n: 40, seed: 7)
+        let f = Self.features(latent: ref.a, projection: ref.b)
+        #expect(throws: WorkflowError.self) {
+            try LabelTransfer.run(reference: f, codes: ref.codes, train: [], validation: [], query: f, classes: 4)
+        }
+    }
 }

@@ -97,11 +97,7 @@ public struct Dataset: Sendable, Equatable {
         d.batch = batch.selecting(rows)
         d.coordinates = coordinates?.selecting(rows)
         d.obs = obs.selecting(rows)
-        d.embeddings = embeddings.mapValues { m in
-            var out = Matrix(rows: rows.count, cols: m.cols)
-            for (i, r) in rows.enumerated() { for j in 0..<m.cols { out.data[i * m.cols + j] = m.data[r * m.cols + j] } }
-            return out
-        }
+        d.embeddings = embeddings.mapValues { $0.selecting(rows: rows) }
         return d
     }
 

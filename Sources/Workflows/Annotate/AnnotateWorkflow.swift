@@ -215,15 +215,3 @@ public enum AnnotateWorkflow: WorkflowImplementation {
         return x
     }
 }
-
-extension SequenceSet {
-    /// Per-sequence outputs (sequence order) laid out in dataset row order for a dataset of `cells` cells.
-    func datasetOrder(_ parts: [Matrix], cells: Int) -> Matrix {
-        let d = parts.first?.cols ?? 0
-        var x = Matrix(rows: cells, cols: d)
-        for (k, rows) in rows.enumerated() {
-            for (i, r) in rows.enumerated() { for j in 0..<d { x.data[r * d + j] = parts[k].data[i * d + j] } }
-        }
-        return x
-    }
-}

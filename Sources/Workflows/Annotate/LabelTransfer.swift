@@ -25,6 +25,9 @@ public enum LabelTransfer {
         case linearLatentExpression = "linear_latent_expression", linearLatentExpressionNiche = "linear_latent_expression_niche"
         public var isKNN: Bool { self == .knnLatent || self == .knnProjection }
 
+        /// Whether a set of cells has this method's features (the niche needs coordinates), without building them.
+        func available(in f: CellFeatures) -> Bool { self != .linearLatentExpressionNiche || f.niche != nil }
+
         /// The features this method reads; nil when a set of cells lacks them (no coordinates: no niche).
         func features(_ f: CellFeatures) -> Matrix? {
             switch self {
@@ -46,7 +49,7 @@ public enum LabelTransfer {
         /// The key of its validation score: the method's name, or `top2_mean` for the pair (whose members vary
         /// from run to run, so metrics keep one name).
         public var key: String { methods.count > 1 ? "top2_mean" : name }
-        func usable(_ f: CellFeatures) -> Bool { methods.allSatisfy { $0.features(f) != nil } }
+        func usable(_ f: CellFeatures) -> Bool { methods.allSatisfy { $0.available(in: f) } }
     }
 
     /// Which classifiers may be chosen (the workflow's `classifier` parameter).
@@ -59,13 +62,6 @@ public enum LabelTransfer {
             case .linear: return Method.allCases.filter { !$0.isKNN }
             }
         }
-    }
-
-    static func rows(_ x: Matrix, _ r: [Int]) -> Matrix {
-        let d = x.cols
-        var out = Matrix(rows: r.count, cols: d)
-        for (i, row) in r.enumerated() { for j in 0..<d { out.data[i * d + j] = x.data[row * d + j] } }
-        return out
     }
 
     public struct Outcome: Sendable {
@@ -86,17 +82,18 @@ public enum LabelTransfer {
     public static func run(reference: CellFeatures, codes: [Int32], train: [Int], validation: [Int], query: CellFeatures,
                            classes: Int, choice: Choice = .auto, k: Int = 15, minConfidence: Double = 0.5) throws -> Outcome {
         // Methods whose features both sides have (the niche needs coordinates on both).
-        let candidates = choice.methods.filter { $0.features(reference) != nil && $0.features(query) != nil }
+        let candidates = choice.methods.filter { $0.available(in: reference) && $0.available(in: query) }
         guard !candidates.isEmpty else {
             throw WorkflowError.invalidParameter(name: "classifier", message: "none of \(choice.methods.map(\.rawValue).joined(separator: ", ")) can run on these cells (the niche needs coordinates on both sides); use classifier=auto")
         }
         var scores: [String: Double] = [:]
         var ranked = candidates.map { Selection([$0]) }
-        if !validation.isEmpty && candidates.count > 1 {
+        if !validation.isEmpty && !train.isEmpty && candidates.count > 1 {
             let truth = validation.map { Int(codes[$0]) }
             var predictions: [Method: Matrix] = [:]
             for m in candidates {
-                let p = try fitPredict(Selection([m]), reference: reference, codes: codes, rows: train, query: rows(m.features(reference)!, validation), k: k, classes: classes)
+                let f = m.features(reference)!
+                let p = try fitPredict(m, features: f, codes: codes, rows: train, query: f.selecting(rows: validation), k: k, classes: classes)
                 scores[m.rawValue] = try Metrics.macroF1(truth: truth, predicted: p.labels)
                 predictions[m] = p.probabilities
             }
@@ -115,11 +112,14 @@ public enum LabelTransfer {
     public static func predict(_ selection: Selection, reference: CellFeatures, codes: [Int32], rows fit: [Int], query: CellFeatures,
                                classes: Int, k: Int = 15, minConfidence: Double = 0.5,
                                scores: [String: Double] = [:], ranked: [Selection] = []) throws -> Outcome {
+        guard !fit.isEmpty else {
+            throw WorkflowError.invalidParameter(name: "validation_fraction", message: "no labelled cell is left to fit the classifier on; label more cells or lower heldout_fraction/validation_fraction")
+        }
         guard selection.usable(reference) && selection.usable(query) else {
             throw WorkflowError.invalidParameter(name: "classifier", message: "\(selection.name) cannot run on these cells (the niche needs coordinates on both sides); use classifier=auto")
         }
         let parts = try selection.methods.map { m in
-            try fitPredict(Selection([m]), reference: reference, codes: codes, rows: fit, query: m.features(query)!, k: k, classes: classes).probabilities
+            try fitPredict(m, features: m.features(reference)!, codes: codes, rows: fit, query: m.features(query)!, k: k, classes: classes).probabilities
         }
         let p = ClassPrediction(probabilities: mean(parts))
         let labels = zip(p.labels, p.confidence).map { $1 >= minConfidence ? $0 : -1 }
@@ -127,12 +127,12 @@ public enum LabelTransfer {
                        ranked: ranked.isEmpty ? [selection] : ranked)
     }
 
-    /// One method fit on `rows` of the reference, predicting `x` (already that method's features).
-    static func fitPredict(_ s: Selection, reference: CellFeatures, codes: [Int32], rows: [Int], query x: Matrix, k: Int, classes: Int) throws -> ClassPrediction {
-        precondition(!rows.isEmpty && s.methods.count == 1, "training rows, one method")
-        let m = s.methods[0]
+    /// Method `m` fit on `rows` of the reference's `features` (its features for `m`), predicting `x` (the
+    /// query's features for `m`).
+    static func fitPredict(_ m: Method, features: Matrix, codes: [Int32], rows: [Int], query x: Matrix, k: Int, classes: Int) throws -> ClassPrediction {
+        precondition(!rows.isEmpty, "training rows")
         let y = rows.map { Int(codes[$0]) }
-        let z = Self.rows(m.features(reference)!, rows)
+        let z = features.selecting(rows: rows)
         if m.isKNN { return try KNNClassifier(k: min(k, rows.count)).predict(train: z, labels: y, classes: classes, query: x) }
         return try LinearClassifier().fit(z, labels: y, classes: classes).predict(x)
     }

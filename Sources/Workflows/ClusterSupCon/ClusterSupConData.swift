@@ -129,12 +129,5 @@ public struct ClusterSupConData: Sendable {
     }
 
     /// Per-sequence embeddings (sequence order) laid out in dataset row order.
-    public func datasetOrder(_ parts: [Matrix]) -> Matrix {
-        let d = parts.first?.cols ?? 0
-        var x = Matrix(rows: labels.cellCount, cols: d)
-        for (k, rows) in all.rows.enumerated() {
-            for (i, r) in rows.enumerated() { for j in 0..<d { x.data[r * d + j] = parts[k].data[i * d + j] } }
-        }
-        return x
-    }
+    public func datasetOrder(_ parts: [Matrix]) -> Matrix { all.datasetOrder(parts, cells: labels.cellCount) }
 }

@@ -83,7 +83,17 @@ public enum EmbedWorkflow: WorkflowImplementation {
 
         let x = try embedAll(model, set, cells: ds.cellCount, context)
         lap("embed")
+        try finish(context, ds, ckpt, embedding: x, sequences: set.sequences.count, positionEmbedding: cfg.positionEmbedding, seconds: seconds)
+    }
 
+    /// How embed ends, for a local run and for the gather of a Slurm array alike: the neighbourhood graph and
+    /// Leiden, the map (`RenderStep`: X_umap and the tissue coloured by cluster), `result.h5ad`, and metrics
+    /// (with ARI/NMI against `label_column` when one is named). `seconds` holds the phases timed before.
+    public static func finish(_ context: WorkflowContext, _ ds: Dataset, _ ckpt: Checkpoint, embedding x: Matrix, sequences: Int,
+                              positionEmbedding: Bool, seconds: [String: Double], extraMetrics: [String: Double] = [:]) throws {
+        var seconds = seconds
+        var clock = Date()
+        func lap(_ phase: String) { seconds["seconds_\(phase)"] = Date().timeIntervalSince(clock); clock = Date() }
         try context.checkCancelled()
         let resolution = try context.double("resolution"), neighbors = try context.int("neighbors")
         context.emit(JobEvent(kind: .progress, phase: "cluster", step: 0, total: 2))
@@ -110,10 +120,10 @@ public enum EmbedWorkflow: WorkflowImplementation {
         lap("write")
 
         var metrics: [String: Double] = [
-            "cells": Double(ds.cellCount), "sequences": Double(set.sequences.count), "embedding_dim": Double(x.cols),
+            "cells": Double(ds.cellCount), "sequences": Double(sequences), "embedding_dim": Double(x.cols),
             "genes_shared": Double(GeneVocabulary.coverage(ds, of: ckpt.genes)), "vocabulary": Double(ckpt.genes.count),
             "leiden_clusters": Double(leiden.communityCount), "leiden_quality": leiden.quality,
-            "position_embedding": cfg.positionEmbedding && ds.coordinates != nil ? 1 : 0,
+            "position_embedding": positionEmbedding && ds.coordinates != nil ? 1 : 0,
         ]
         if let column = try context.optionalString("label_column") {
             // Leiden clusters against a label column: ARI/NMI over the cells with a usable label (every cell is
@@ -126,6 +136,7 @@ public enum EmbedWorkflow: WorkflowImplementation {
             metrics["labelled_cells"] = Double(rows.count); metrics["classes"] = Double(labels.classes.count)
         }
         metrics.merge(seconds) { $1 }
+        metrics.merge(extraMetrics) { $1 }
         try context.writeMetrics(metrics)
     }
 }

@@ -14,10 +14,8 @@ public enum QueryScale {
     /// exp(median over genes of log(observed / predicted)), over genes with both totals above 0; 1 without any
     /// (in log space, so one gene's extreme capture does not dominate).
     public static func factor(observed: [Double], predicted: [Double]) -> Double {
-        let logs = zip(observed, predicted).compactMap { o, p -> Double? in o > 0 && p > 0 ? Foundation.log(o / p) : nil }.sorted()
-        guard !logs.isEmpty else { return 1 }
-        let m = logs.count % 2 == 1 ? logs[logs.count / 2] : (logs[logs.count / 2 - 1] + logs[logs.count / 2]) / 2
-        return Foundation.exp(m)
+        let logs = zip(observed, predicted).compactMap { o, p -> Double? in o > 0 && p > 0 ? Foundation.log(o / p) : nil }
+        return logs.isEmpty ? 1 : Foundation.exp(ImputationMetrics.median(logs))
     }
 
     /// The visible panel genes' measured totals over the query's cells and the model's predicted totals for them
@@ -38,17 +36,13 @@ public enum QueryScale {
 
     /// The median of |log r| over the finite positive ratios r (NaN without any).
     public static func medianAbsLog(_ ratios: [Double]) -> Double {
-        let r = ratios.compactMap { $0 > 0 && $0.isFinite ? abs(Foundation.log($0)) : nil }.sorted()
-        guard !r.isEmpty else { return .nan }
-        return r.count % 2 == 1 ? r[r.count / 2] : (r[r.count / 2 - 1] + r[r.count / 2]) / 2
+        ImputationMetrics.median(ratios.compactMap { $0 > 0 && $0.isFinite ? abs(Foundation.log($0)) : nil })
     }
 
     /// How far predicted gene levels are from measured ones: the median over genes (with both means above 0) of
     /// |log(mean predicted / mean measured)|. 0 = every gene on the query's scale; log(16) ≈ 2.8 = 16× off.
     public static func medianAbsLogRatio(prediction: Matrix, truth: Matrix) -> Double {
         let p = columnSums(prediction), t = columnSums(truth)
-        let r = zip(p, t).compactMap { a, b -> Double? in a > 0 && b > 0 ? abs(Foundation.log(a / b)) : nil }.sorted()
-        guard !r.isEmpty else { return .nan }
-        return r.count % 2 == 1 ? r[r.count / 2] : (r[r.count / 2 - 1] + r[r.count / 2]) / 2
+        return medianAbsLog(zip(p, t).map { a, b in a > 0 && b > 0 ? a / b : .nan })
     }
 }

@@ -64,13 +64,7 @@ public struct ScaleCalibration: Sendable {
         var slopes: [Double] = []
         slopes.reserveCapacity(use.count * (use.count - 1) / 2)
         for (a, i) in use.enumerated() { for j in use[(a + 1)...] where x[j] != x[i] { slopes.append((y[j] - y[i]) / (x[j] - x[i])) } }
-        let b = median(slopes)
-        return LevelFit(intercept: median(x.indices.map { y[$0] - b * x[$0] }), slope: b, lowest: lo, highest: hi, genes: genes.count)
-    }
-
-    static func median(_ v: [Double]) -> Double {
-        let s = v.sorted()
-        guard !s.isEmpty else { return 0 }
-        return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+        let b = ImputationMetrics.median(slopes)
+        return LevelFit(intercept: ImputationMetrics.median(x.indices.map { y[$0] - b * x[$0] }), slope: b, lowest: lo, highest: hi, genes: genes.count)
     }
 }
